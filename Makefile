@@ -1,0 +1,46 @@
+# plowline — the two commands a newcomer needs are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/plowline
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# Tests start real servers; keep the whole suite well under CI's budget.
+TEST_TIMEOUT ?= 15m
+FUZZTIME ?= 10s
+
+.PHONY: all build run test vet bench fuzz dashboards lint clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/plowline
+
+## run: the whole pipeline and the exporter locally, on the embedded default
+run: build
+	./$(BIN) run $(ARGS)
+
+## test: vet, then every test (unit, end to end against real parts)
+test: vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testkit/node/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: every benchmark, with allocations; compare ratios within one run
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+## fuzz: each fuzz target for FUZZTIME (go test -fuzz takes one target at a time)
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+## dashboards: regenerate Grafana JSON, CloudWatch bodies and alert rules
+dashboards:
+	$(GO) run ./cmd/plowline dashboards generate --out .
+
+clean:
+	rm -rf bin
