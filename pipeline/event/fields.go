@@ -263,3 +263,14 @@ func FieldNames() []string {
 
 // TimestampLayout is the layout of enriched timestamps: UTC, millisecond precision.
 const TimestampLayout = "2006-01-02 15:04:05.000"
+
+// Event is one enriched event: the text of each of the 131 fields in TSV
+// form ("" is null). Parsing a line slices it without copying, so an Event
+// may share memory with the line it came from.
+type Event [NumFields]string
+
+// Get returns the text of field f.
+func (e *Event) Get(f Field) string { return e[f] }
+
+// Set sets the text of field f.
+func (e *Event) Set(f Field, v string) { e[f] = v }
