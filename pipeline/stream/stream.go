@@ -37,3 +37,17 @@ type Source interface {
 
 // ErrClosed is returned by a closed, drained Source and by Put on a closed Sink.
 var ErrClosed = errors.New("stream closed")
+
+// ErrFull is returned by Put when a sink's bounded buffer has no room: the
+// collector answers 503 so the tracker retries, rather than accepting data
+// it cannot keep.
+var ErrFull = errors.New("stream buffer full")
+
+// Health is implemented by sinks that can say whether they accept writes and
+// how full their buffer is (the collector's /sink-health and buffer metrics).
+type Health interface {
+	// Healthy returns nil while the sink accepts writes, else why not.
+	Healthy() error
+	// Buffered returns bytes acknowledged but not yet written, and the limit.
+	Buffered() (used, limit int64)
+}
