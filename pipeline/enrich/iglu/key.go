@@ -1,0 +1,109 @@
+// Package iglu resolves Iglu schemas from an ordered list of registries
+// (local directories in the static-registry layout, HTTP static registries
+// such as Iglu Central, and the schemas embedded in the binary) and
+// validates self-describing JSON against them, caching compiled schemas.
+package iglu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SchemaKey identifies one schema: iglu:vendor/name/format/model-revision-addition.
+type SchemaKey struct {
+	Vendor, Name, Format       string
+	Model, Revision, Addition int
+}
+
+// ParseURI parses an Iglu URI such as
+// "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0".
+func ParseURI(uri string) (SchemaKey, error) {
+	rest, ok := strings.CutPrefix(uri, "iglu:")
+	if !ok {
+		return SchemaKey{}, fmt.Errorf("iglu URI %q does not start with iglu:", clip(uri, 128))
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 4 {
+		return SchemaKey{}, fmt.Errorf("iglu URI %q is not iglu:vendor/name/format/version", clip(uri, 128))
+	}
+	k := SchemaKey{Vendor: parts[0], Name: parts[1], Format: parts[2]}
+	if !validPart(k.Vendor, true) || !validPart(k.Name, false) || !validPart(k.Format, false) {
+		return SchemaKey{}, fmt.Errorf("iglu URI %q has an invalid vendor, name or format", clip(uri, 128))
+	}
+	v, err := ParseSchemaVer(parts[3])
+	if err != nil {
+		return SchemaKey{}, fmt.Errorf("iglu URI %q: %w", clip(uri, 128), err)
+	}
+	k.Model, k.Revision, k.Addition = v[0], v[1], v[2]
+	return k, nil
+}
+
+// ErrSchemaVer marks an Iglu URI whose version is not MODEL-REVISION-ADDITION.
+type ErrSchemaVer struct{ Version string }
+
+func (e ErrSchemaVer) Error() string {
+	return fmt.Sprintf("schema version %q is not MODEL-REVISION-ADDITION (e.g. 1-0-0)", clip(e.Version, 64))
+}
+
+// ParseSchemaVer parses a SchemaVer such as "1-0-2".
+func ParseSchemaVer(s string) ([3]int, error) {
+	var v [3]int
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 {
+		return v, ErrSchemaVer{s}
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || (len(p) > 1 && p[0] == '0') || len(p) > 6 {
+			return v, ErrSchemaVer{s}
+		}
+		v[i] = n
+	}
+	if v[0] == 0 {
+		return v, ErrSchemaVer{s}
+	}
+	return v, nil
+}
+
+// validPart checks a URI segment against Iglu's character set
+// ([a-zA-Z0-9-_] plus '.' in vendors), which also keeps paths built from
+// it inside the registry (no "..", no slashes).
+func validPart(s string, vendor bool) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		case c == '.' && vendor:
+		default:
+			return false
+		}
+	}
+	return !strings.Contains(s, "..")
+}
+
+// Version returns the SchemaVer, e.g. "1-0-0".
+func (k SchemaKey) Version() string {
+	return strconv.Itoa(k.Model) + "-" + strconv.Itoa(k.Revision) + "-" + strconv.Itoa(k.Addition)
+}
+
+// Path returns the key's path below a static registry's schemas/ directory.
+func (k SchemaKey) Path() string {
+	return k.Vendor + "/" + k.Name + "/" + k.Format + "/" + k.Version()
+}
+
+// String returns the Iglu URI.
+func (k SchemaKey) String() string { return "iglu:" + k.Path() }
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
