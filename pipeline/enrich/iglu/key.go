@@ -12,7 +12,7 @@ import (
 
 // SchemaKey identifies one schema: iglu:vendor/name/format/model-revision-addition.
 type SchemaKey struct {
-	Vendor, Name, Format       string
+	Vendor, Name, Format      string
 	Model, Revision, Addition int
 }
 

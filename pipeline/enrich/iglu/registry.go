@@ -107,7 +107,9 @@ const EmbeddedName = "embedded"
 // wrappers (payload_data, contexts, unstruct_event), the contexts and
 // events the JavaScript and Node trackers send by default, the derived
 // contexts the enricher adds, and GitLab's standard context.
-func Embedded() Registry { return fsRegistry{name: EmbeddedName, fsys: embeddedFS, root: "embedded/schemas"} }
+func Embedded() Registry {
+	return fsRegistry{name: EmbeddedName, fsys: embeddedFS, root: "embedded/schemas"}
+}
 
 type fsRegistry struct {
 	name string
