@@ -1,0 +1,381 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// KinesisSinkOptions tune a KinesisSink. Zero values take the defaults in
+// the field comments.
+type KinesisSinkOptions struct {
+	// MaxBatchRecords flushes once this many records wait (default and
+	// maximum 500, the PutRecords limit).
+	MaxBatchRecords int
+	// MaxBatchBytes flushes once this many bytes wait (default and maximum
+	// 5 MiB, the PutRecords limit).
+	MaxBatchBytes int
+	// Linger is how long a record may wait for a batch to fill (default
+	// 200ms; Snowplow's collector uses a similar time limit).
+	Linger time.Duration
+	// BufferLimitBytes bounds what is acknowledged but not yet written
+	// (default 64 MiB). Put answers ErrFull beyond it.
+	BufferLimitBytes int64
+	// Retry governs each flush: how often records Kinesis rejects are
+	// retried before the batch goes back to the buffer (defaults in
+	// RetryPolicy). A batch that still fails is retried, after a pause
+	// growing up to Retry.MaxDelay, until it is written or Close gives up.
+	Retry RetryPolicy
+	// UnhealthyAfter is how long writes may keep failing before Put refuses
+	// new records (default 5s). Healthy reports the failure at once.
+	UnhealthyAfter time.Duration
+	// OnFlush, if set, is called after every PutRecords round with its
+	// outcome (for metrics: sink latency, failures). It must not block.
+	OnFlush func(FlushResult)
+}
+
+// FlushResult is the outcome of one flush of a sink's buffer.
+type FlushResult struct {
+	Records  int           // records in the flush
+	Bytes    int           // their size
+	Failed   int           // records not written (kept in the buffer)
+	Duration time.Duration // time PutRecords took, retries included
+	Err      error         // why records failed, nil if none did
+}
+
+func (o KinesisSinkOptions) withDefaults() KinesisSinkOptions {
+	if o.MaxBatchRecords <= 0 || o.MaxBatchRecords > KinesisMaxRecordsPerCall {
+		o.MaxBatchRecords = KinesisMaxRecordsPerCall
+	}
+	if o.MaxBatchBytes <= 0 || o.MaxBatchBytes > KinesisMaxBytesPerCall {
+		o.MaxBatchBytes = KinesisMaxBytesPerCall
+	}
+	if o.Linger <= 0 {
+		o.Linger = 200 * time.Millisecond
+	}
+	if o.BufferLimitBytes <= 0 {
+		o.BufferLimitBytes = 64 << 20
+	}
+	if o.UnhealthyAfter <= 0 {
+		o.UnhealthyAfter = 5 * time.Second
+	}
+	o.Retry = o.Retry.withDefaults()
+	return o
+}
+
+// ErrUnhealthy is wrapped by Put's error while the sink's stream has been
+// failing for longer than UnhealthyAfter: the caller should refuse the data
+// (the collector answers 503) rather than queue more behind a dead stream.
+var ErrUnhealthy = errors.New("sink unhealthy")
+
+// KinesisSink writes records to a Kinesis stream in the background. Put
+// only places records in a bounded in-memory buffer; a flusher sends them
+// with PutRecords when MaxBatchRecords or MaxBatchBytes are waiting or the
+// oldest has waited Linger. Records Kinesis does not take stay in the buffer
+// and are retried — nothing acknowledged is dropped while the process lives;
+// Close drains the buffer. What is lost on a crash (SIGKILL, OOM) is exactly
+// what Buffered reports at that moment.
+//
+// One flusher sends one batch at a time, so records with the same partition
+// key reach their shard in Put order — except that a record Kinesis rejected
+// and that is retried lands after records of its key that followed it in
+// the same batch (as with Kinesis's own producer library).
+type KinesisSink struct {
+	api    KinesisAPI
+	stream string
+	opts   KinesisSinkOptions
+
+	mu              sync.Mutex
+	queue           []queued // waiting, oldest first
+	queueBytes      int64
+	inflight        int64 // bytes taken by the flusher, not yet written
+	inflightRecords int
+	urgent          int // Flush/Close callers: ignore Linger
+	closed          bool
+	failingSince    time.Time
+	lastErr         error
+	progress        chan struct{} // closed and replaced after every flush
+
+	wake    chan struct{}
+	runCtx  context.Context
+	stopRun context.CancelFunc
+	done    chan struct{}
+}
+
+// NewKinesisSink starts a sink writing to streamName through api. Stop it
+// with Close.
+func NewKinesisSink(api KinesisAPI, streamName string, opts KinesisSinkOptions) *KinesisSink {
+	s := &KinesisSink{
+		api:      api,
+		stream:   streamName,
+		opts:     opts.withDefaults(),
+		progress: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	s.runCtx, s.stopRun = context.WithCancel(context.Background())
+	go s.run()
+	return s
+}
+
+// Stream returns the name of the stream the sink writes to.
+func (s *KinesisSink) Stream() string { return s.stream }
+
+// Put places records in the buffer, all or none. It returns ErrFull when
+// they do not fit, an error wrapping ErrUnhealthy when the stream has been
+// failing for longer than UnhealthyAfter, ErrClosed after Close, and an
+// error naming the record when one can never be written (over 1 MiB, or a
+// partition key over 256 characters). Data slices are kept: the caller must
+// not reuse them.
+func (s *KinesisSink) Put(ctx context.Context, records []Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var size int64
+	for i, r := range records {
+		if err := checkRecord(r); err != nil {
+			return fmt.Errorf("kinesis sink %q: record %d of %d: %w", s.stream, i, len(records), err)
+		}
+		size += int64(recordSize(r))
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if !s.failingSince.IsZero() && time.Since(s.failingSince) >= s.opts.UnhealthyAfter {
+		err := fmt.Errorf("kinesis sink %q: %w: writes failing since %s: %v", s.stream, ErrUnhealthy, s.failingSince.UTC().Format(time.RFC3339), s.lastErr)
+		s.mu.Unlock()
+		return err
+	}
+	if s.queueBytes+s.inflight+size > s.opts.BufferLimitBytes {
+		s.mu.Unlock()
+		return ErrFull
+	}
+	now := time.Now()
+	for _, r := range records {
+		s.queue = append(s.queue, queued{r, now})
+	}
+	s.queueBytes += size
+	full := len(s.queue) >= s.opts.MaxBatchRecords || s.queueBytes >= int64(s.opts.MaxBatchBytes)
+	first := len(s.queue) == len(records)
+	s.mu.Unlock()
+	if full || first {
+		s.signal()
+	}
+	return nil
+}
+
+func (s *KinesisSink) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Healthy returns nil while writes succeed, else the error of the last
+// failed flush and since when flushes have been failing.
+func (s *KinesisSink) Healthy() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failingSince.IsZero() {
+		return nil
+	}
+	return fmt.Errorf("kinesis sink %q: writes failing since %s (%s): %v", s.stream,
+		s.failingSince.UTC().Format(time.RFC3339), time.Since(s.failingSince).Round(time.Millisecond), s.lastErr)
+}
+
+// Buffered returns the bytes acknowledged by Put but not yet written, and
+// the buffer limit.
+func (s *KinesisSink) Buffered() (used, limit int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queueBytes + s.inflight, s.opts.BufferLimitBytes
+}
+
+// Pending returns the number of records acknowledged but not yet written.
+func (s *KinesisSink) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) + s.inflightRecords
+}
+
+// Flush waits until every record Put before the call is written (and any
+// put since), or ctx ends. Lambda handlers call it before answering, since a
+// frozen function cannot flush in the background.
+func (s *KinesisSink) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	s.urgent++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.urgent--
+		s.mu.Unlock()
+	}()
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 && s.inflight == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.progress
+		s.mu.Unlock()
+		s.signal()
+		select {
+		case <-ch:
+		case <-s.done:
+			return s.unwritten(ErrClosed)
+		case <-ctx.Done():
+			return s.unwritten(ctx.Err())
+		}
+	}
+}
+
+func (s *KinesisSink) unwritten(cause error) error {
+	s.mu.Lock()
+	n, b, last := len(s.queue)+s.inflightRecords, s.queueBytes+s.inflight, s.lastErr
+	s.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	if last != nil {
+		return fmt.Errorf("kinesis sink %q: %d records (%d bytes) not written: %w (last write error: %v)", s.stream, n, b, cause, last)
+	}
+	return fmt.Errorf("kinesis sink %q: %d records (%d bytes) not written: %w", s.stream, n, b, cause)
+}
+
+// Close stops accepting records and writes everything buffered. If ctx ends
+// first it stops and returns an error naming how many records could not be
+// written; they are lost.
+func (s *KinesisSink) Close(ctx context.Context) error {
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if already {
+		<-s.done
+		return nil
+	}
+	err := s.Flush(ctx)
+	s.stopRun()
+	<-s.done
+	if err != nil {
+		return err
+	}
+	return s.unwritten(ErrClosed)
+}
+
+// run is the flusher: it sends batches until Close stops it.
+func (s *KinesisSink) run() {
+	defer close(s.done)
+	failures := 0
+	for {
+		s.mu.Lock()
+		n := len(s.queue)
+		ready := n >= s.opts.MaxBatchRecords || s.queueBytes >= int64(s.opts.MaxBatchBytes) || s.urgent > 0 || s.closed
+		var wait time.Duration
+		if n > 0 && !ready {
+			wait = s.opts.Linger - time.Since(s.queue[0].at)
+			ready = wait <= 0
+		}
+		if n == 0 || !ready {
+			s.mu.Unlock()
+			var timer *time.Timer
+			var fire <-chan time.Time
+			if n > 0 {
+				timer = time.NewTimer(wait)
+				fire = timer.C
+			}
+			select {
+			case <-s.wake:
+			case <-fire:
+			case <-s.runCtx.Done():
+				return
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+			continue
+		}
+		taken, batch, bytes := s.takeLocked()
+		s.mu.Unlock()
+
+		start := time.Now()
+		failed, err := PutRecords(s.runCtx, s.api, s.stream, batch, s.opts.Retry)
+		took := time.Since(start)
+
+		s.mu.Lock()
+		var failedBytes int
+		if len(failed) > 0 {
+			back := make([]queued, 0, len(failed)+len(s.queue))
+			for _, i := range failed {
+				back = append(back, taken[i])
+				failedBytes += recordSize(batch[i])
+			}
+			s.queue = append(back, s.queue...)
+			s.queueBytes += int64(failedBytes)
+			if s.failingSince.IsZero() {
+				s.failingSince = start
+			}
+			s.lastErr = err
+		} else {
+			s.failingSince = time.Time{}
+			s.lastErr = nil
+		}
+		s.inflight -= int64(bytes)
+		s.inflightRecords -= len(batch)
+		close(s.progress)
+		s.progress = make(chan struct{})
+		s.mu.Unlock()
+
+		if s.opts.OnFlush != nil {
+			s.opts.OnFlush(FlushResult{Records: len(batch), Bytes: bytes, Failed: len(failed), Duration: took, Err: err})
+		}
+		if len(failed) == 0 {
+			failures = 0
+			continue
+		}
+		// The stream is refusing writes: pause before the next round so a
+		// dead endpoint is not hammered, growing up to Retry.MaxDelay.
+		failures++
+		if !sleep(s.runCtx, s.opts.Retry.backoff(failures)) {
+			return
+		}
+	}
+}
+
+// takeLocked removes the next batch from the front of the queue and counts
+// it as in flight.
+func (s *KinesisSink) takeLocked() ([]queued, []Record, int) {
+	n, bytes := 0, 0
+	for n < len(s.queue) && n < s.opts.MaxBatchRecords {
+		sz := recordSize(s.queue[n].rec)
+		if n > 0 && bytes+sz > s.opts.MaxBatchBytes {
+			break
+		}
+		bytes += sz
+		n++
+	}
+	taken := make([]queued, n)
+	copy(taken, s.queue[:n])
+	batch := make([]Record, n)
+	for i, q := range taken {
+		batch[i] = q.rec
+	}
+	// Drop the references so written data can be collected; append
+	// reallocates once the front has been sliced away.
+	clear(s.queue[:n])
+	s.queue = s.queue[n:]
+	s.queueBytes -= int64(bytes)
+	s.inflight += int64(bytes)
+	s.inflightRecords += n
+	return taken, batch, bytes
+}
+
+// queued is a buffered record and when Put accepted it (for Linger).
+type queued struct {
+	rec Record
+	at  time.Time
+}
