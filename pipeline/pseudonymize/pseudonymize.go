@@ -1,0 +1,202 @@
+// Package pseudonymize replaces every value of an enriched event or bad row
+// that its allowlist does not name with the lowercase hex HMAC-SHA256 of the
+// value under a secret key: deterministic (identifiers stay joinable) and
+// irreversible without the key. It runs as the Firehose data-transformation
+// Lambda on every delivery stream and as `plowline pseudonymize`.
+package pseudonymize
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+
+	"github.com/plowline/plowline/pipeline/event"
+)
+
+// Pseudonymizer transforms lines with one allowlist and key. It is safe for
+// concurrent use: each call borrows a worker holding its own HMAC state.
+type Pseudonymizer struct {
+	allow *Allowlist
+	pool  sync.Pool
+	// trace, when set (tests and benchmarks only), sees every value that is
+	// pseudonymized, in order.
+	trace func([]byte)
+}
+
+// New returns a pseudonymizer keeping what a allows and hashing everything
+// else under key. The key is copied; an empty key is an error.
+func New(a *Allowlist, key []byte) (*Pseudonymizer, error) {
+	if a == nil {
+		return nil, errors.New("pseudonymize: no allowlist")
+	}
+	if len(key) == 0 {
+		return nil, errors.New("pseudonymize: empty HMAC key")
+	}
+	k := append([]byte(nil), key...)
+	p := &Pseudonymizer{allow: a}
+	p.pool.New = func() any {
+		return &worker{p: p, mac: hmac.New(sha256.New, k), cache: map[string]schemaEntry{}}
+	}
+	return p, nil
+}
+
+// String hides the key from %v and friends.
+func (p *Pseudonymizer) String() string { return "pseudonymize.Pseudonymizer{key: redacted}" }
+
+// GoString hides the key from %#v.
+func (p *Pseudonymizer) GoString() string { return p.String() }
+
+// Allowlist returns the allowlist the pseudonymizer applies.
+func (p *Pseudonymizer) Allowlist() *Allowlist { return p.allow }
+
+// Transform appends the pseudonymized form of line to dst (without a
+// trailing newline) and returns the extended slice. A line starting with
+// '{' is a bad row (self-describing JSON); anything else an enriched TSV
+// event. One trailing "\n" or "\r\n" on line is ignored. On error dst is
+// returned unchanged (truncated back to its original length) and the error
+// says what is wrong without quoting any value of the line.
+func (p *Pseudonymizer) Transform(dst, line []byte) ([]byte, error) {
+	w := p.pool.Get().(*worker)
+	defer p.pool.Put(w)
+	n := len(dst)
+	line = trimNewline(line)
+	var err error
+	if len(line) > 0 && line[0] == '{' {
+		dst, err = w.badRow(dst, line)
+	} else {
+		dst, err = w.tsv(dst, line)
+	}
+	if err != nil {
+		return dst[:n], err
+	}
+	return dst, nil
+}
+
+// Pseudonym returns the pseudonym of one value: the lowercase hex
+// HMAC-SHA256 under the pseudonymizer's key ("" stays "").
+func (p *Pseudonymizer) Pseudonym(value string) string {
+	if value == "" {
+		return ""
+	}
+	w := p.pool.Get().(*worker)
+	defer p.pool.Put(w)
+	return string(w.hmacHex(nil, []byte(value)))
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// sdRoot marks the top of a document as self-describing.
+var sdRoot = &node{sd: true}
+
+type schemaEntry struct {
+	n     *node
+	valid bool
+}
+
+// maxCachedSchemas bounds each worker's schema cache: schema strings come
+// from untrusted input.
+const maxCachedSchemas = 4096
+
+type worker struct {
+	p                           *Pseudonymizer
+	mac                         hash.Hash
+	sum                         [sha256.Size]byte
+	scratch, kscratch, sscratch []byte
+	cache                       map[string]schemaEntry
+}
+
+func (w *worker) hmacHex(dst, v []byte) []byte {
+	if w.p.trace != nil {
+		w.p.trace(v)
+	}
+	w.mac.Reset()
+	w.mac.Write(v)
+	return hex.AppendEncode(dst, w.mac.Sum(w.sum[:0]))
+}
+
+func (w *worker) schema(s []byte) (*node, bool) {
+	if e, ok := w.cache[string(s)]; ok {
+		return e.n, e.valid
+	}
+	n, valid := w.p.allow.resolve(string(s))
+	if len(w.cache) < maxCachedSchemas {
+		w.cache[string(s)] = schemaEntry{n, valid}
+	}
+	return n, valid
+}
+
+// tsv pseudonymizes an enriched event field by field.
+func (w *worker) tsv(dst, line []byte) ([]byte, error) {
+	a := w.p.allow
+	start := 0
+	for i := 0; i < event.NumFields; i++ {
+		end := start
+		for end < len(line) && line[end] != '\t' {
+			end++
+		}
+		if end == len(line) && i != event.NumFields-1 {
+			return dst, &event.FieldError{Field: -1, Offset: -1,
+				Reason: fmt.Sprintf("line has %d fields, want %d (not an enriched TSV event)", i+1, event.NumFields)}
+		}
+		if end < len(line) && i == event.NumFields-1 {
+			return dst, &event.FieldError{Field: -1, Offset: -1,
+				Reason: fmt.Sprintf("line has more than %d fields (a tab at byte %d)", event.NumFields, end)}
+		}
+		if i > 0 {
+			dst = append(dst, '\t')
+		}
+		v := line[start:end]
+		if len(v) > 0 {
+			f := event.Field(i)
+			switch kind := f.Kind(); {
+			case kind == event.KindContexts || kind == event.KindUnstruct:
+				var err error
+				dst, err = w.document(dst, v)
+				if err != nil {
+					return dst, &event.FieldError{Field: f, Offset: start, Reason: err.Error()}
+				}
+			case a.fields[i]:
+				if kind == event.KindTimestamp && !event.ValidTimestamp(string(v)) {
+					return dst, &event.FieldError{Field: f, Offset: start, Reason: "not a timestamp (want yyyy-MM-dd HH:mm:ss.SSS, UTC)"}
+				}
+				dst = append(dst, v...)
+			default:
+				dst = w.hmacHex(dst, v)
+			}
+		}
+		start = end + 1
+	}
+	return dst, nil
+}
+
+// badRow pseudonymizes a bad row: a self-describing JSON document.
+func (w *worker) badRow(dst, line []byte) ([]byte, error) {
+	return w.document(dst, line)
+}
+
+// document walks one self-describing JSON document (a TSV JSON field or a
+// bad row) and rejects anything after it.
+func (w *worker) document(dst, src []byte) ([]byte, error) {
+	i := skipWS(src, 0)
+	var err error
+	dst, i, err = w.value(dst, src, i, sdRoot, 0)
+	if err != nil {
+		return dst, err
+	}
+	if i = skipWS(src, i); i != len(src) {
+		return dst, fmt.Errorf("JSON: unexpected data after the document at byte %d", i)
+	}
+	return dst, nil
+}
