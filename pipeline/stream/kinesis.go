@@ -143,8 +143,17 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// recordSize is what a record counts against Kinesis's size limits.
-func recordSize(r Record) int { return len(r.Data) + len(r.PartitionKey) }
+// recordSize is what a record counts against Kinesis's size limits; an
+// empty partition key counts as the spreading key it will get.
+func recordSize(r Record) int {
+	if r.PartitionKey == "" {
+		return len(r.Data) + spreadingKeyLen
+	}
+	return len(r.Data) + len(r.PartitionKey)
+}
+
+// spreadingKeyLen is the length of the keys spreadingKey makes.
+const spreadingKeyLen = 32
 
 // checkRecord reports why Kinesis would refuse the record outright.
 func checkRecord(r Record) error {
