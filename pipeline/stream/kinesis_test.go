@@ -372,8 +372,13 @@ func TestKinesisSinkRidesOutAFailingStream(t *testing.T) {
 	}}
 	var flushes, failedFlushes atomic.Int64
 	sink := NewKinesisSink(rec, name, KinesisSinkOptions{Linger: 5 * time.Millisecond, UnhealthyAfter: 300 * time.Millisecond,
-		Retry:   RetryPolicy{MaxAttempts: 2, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
-		OnFlush: func(r FlushResult) { flushes.Add(1); if r.Failed > 0 { failedFlushes.Add(1) } }})
+		Retry: RetryPolicy{MaxAttempts: 2, BaseDelay: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
+		OnFlush: func(r FlushResult) {
+			flushes.Add(1)
+			if r.Failed > 0 {
+				failedFlushes.Add(1)
+			}
+		}})
 	ctx := context.Background()
 	down.Store(true)
 	var accepted []string
