@@ -185,7 +185,7 @@ func TestReadBudgetLeavesWindowsUnknown(t *testing.T) {
 	if _, ok := c["good_records"][now.Truncate(time.Minute)]; ok {
 		t.Error("window with an unread object reported as known")
 	}
-	if _, ok := c["good_records"][now.Truncate(time.Hour).Add(-2 * time.Hour)]; !ok {
+	if _, ok := c["good_records"][now.Truncate(time.Hour).Add(-2*time.Hour)]; !ok {
 		t.Error("window long before the unread object should be known")
 	}
 	s.set.ReadBudget = time.Minute
