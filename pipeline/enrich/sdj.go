@@ -1,0 +1,159 @@
+package enrich
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/plowline/plowline/pipeline/badrow"
+	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/enrich/tp"
+	"github.com/plowline/plowline/pipeline/event"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Criteria of the wrappers the co/cx and ue_pr/ue_px parameters must hold.
+const (
+	contextsCriterion = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-*-*"
+	unstructCriterion = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-*-*"
+)
+
+// decodeSDJParam returns the JSON text of a co/cx/ue_pr/ue_px parameter,
+// decoding base64 for cx and ue_px. A base64 failure is a failure of the
+// event's input (enrichment_failures); what the JSON holds is checked by
+// validateSDJ (schema_violations).
+func (s *state) decodeSDJParam(field, v string) ([]byte, bool) {
+	if field == "cx" || field == "ue_px" {
+		b, err := tp.DecodeBase64(v)
+		if err != nil {
+			s.fail(field, v, "base64 (standard or URL-safe alphabet) of JSON: "+err.Error())
+			return nil, false
+		}
+		return b, true
+	}
+	return []byte(v), true
+}
+
+// selfDescribing splits a decoded value into its schema key and data, or
+// records why it is not a self-describing JSON.
+func (s *state) selfDescribing(field string, raw []byte, inst any) (iglu.SchemaKey, any, bool) {
+	m, ok := inst.(map[string]any)
+	if !ok {
+		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), badrow.InvalidDataPayload))
+		return iglu.SchemaKey{}, nil, false
+	}
+	schema, ok := m["schema"].(string)
+	if !ok {
+		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), badrow.InvalidSchema))
+		return iglu.SchemaKey{}, nil, false
+	}
+	data, ok := m["data"]
+	if !ok {
+		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), badrow.InvalidDataPayload))
+		return iglu.SchemaKey{}, nil, false
+	}
+	key, err := iglu.ParseURI(schema)
+	if err != nil {
+		code := badrow.InvalidIgluURI
+		var sv iglu.ErrSchemaVer
+		if errors.As(err, &sv) {
+			code = badrow.InvalidSchemaVer
+		}
+		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), code))
+		return iglu.SchemaKey{}, nil, false
+	}
+	return key, data, true
+}
+
+func isWrapper(k iglu.SchemaKey, name string) bool {
+	return k.Vendor == tp.Vendor && k.Name == name && k.Format == "jsonschema" && k.Model == 1
+}
+
+// validateSDJ checks the contexts or unstruct_event parameter and, if it
+// is valid, stores its compacted JSON in the event.
+func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value string, unstruct bool) {
+	raw, ok := s.decodeSDJParam(field, value)
+	if !ok {
+		return
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		v := string(raw)
+		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
+		return
+	}
+	key, data, ok := s.selfDescribing(field, raw, inst)
+	if !ok {
+		return
+	}
+	valid := true
+	check := func(k iglu.SchemaKey, d any) {
+		if err := e.resolver.Validate(ctx, k, d); err != nil {
+			s.sdj = append(s.sdj, iglu.BadRowMessage(k, err))
+			valid = false
+		}
+	}
+	if unstruct {
+		if !isWrapper(key, "unstruct_event") {
+			s.sdj = append(s.sdj, badrow.CriterionMismatch(key.String(), unstructCriterion))
+			return
+		}
+		check(key, data)
+		if !valid {
+			return
+		}
+		inner, idata, ok := s.selfDescribing(field, mustJSON(data), data)
+		if !ok {
+			return
+		}
+		check(inner, idata)
+		// The event's identity is its schema's, valid or not: bad rows and
+		// counts by event name stay meaningful.
+		s.ev[event.EventVendor], s.ev[event.EventName] = inner.Vendor, inner.Name
+		s.ev[event.EventFormat], s.ev[event.EventVersion] = inner.Format, inner.Version()
+	} else {
+		if !isWrapper(key, "contexts") {
+			s.sdj = append(s.sdj, badrow.CriterionMismatch(key.String(), contextsCriterion))
+			return
+		}
+		check(key, data)
+		if !valid {
+			return
+		}
+		items, _ := data.([]any)
+		for _, it := range items {
+			ik, idata, ok := s.selfDescribing(field, mustJSON(it), it)
+			if !ok {
+				valid = false
+				continue
+			}
+			check(ik, idata)
+		}
+	}
+	// Keep the JSON as sent, minus insignificant whitespace: no re-marshalling.
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := json.Compact(&buf, raw); err != nil {
+		v := string(raw)
+		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
+		return
+	}
+	f := event.Contexts
+	if unstruct {
+		f = event.UnstructEvent
+	}
+	// Stored even when invalid: the schema_violations row's enriched event
+	// then carries the full JSON for reprocessing.
+	s.ev[f] = buf.String()
+}
+
+// mustJSON renders a decoded value for a NotIglu message; only called on
+// values that came out of a JSON decoder.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("null")
+	}
+	return b
+}

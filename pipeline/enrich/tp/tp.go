@@ -1,0 +1,307 @@
+// Package tp reads the Snowplow tracker protocol out of a collector
+// payload: GET pixel requests (tp1: parameters in the query string) and
+// tp2 POST batches (a self-describing payload_data body holding many
+// events). It splits a payload into raw events — parameter lists — and
+// says, per event or for the whole payload, what broke the protocol.
+package tp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/plowline/plowline/pipeline/badrow"
+	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/payload"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Vendor is the adapter vendor of the Snowplow tracker protocol.
+const Vendor = "com.snowplowanalytics.snowplow"
+
+// Versions of the tracker protocol adapter.
+const (
+	TP1 = "tp1"
+	TP2 = "tp2"
+)
+
+// PayloadDataCriterion is the schema a tp2 body must be an instance of (any 1-x-x).
+const PayloadDataCriterion = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-*-*"
+
+// Param is one tracker-protocol parameter.
+type Param struct{ Name, Value string }
+
+// Event is one raw event: its parameters in the order they were sent
+// (query-string parameters of a tp2 request first, the event's own after).
+type Event struct {
+	Version string
+	Params  []Param
+}
+
+// Get returns the value of the named parameter; when a name repeats the
+// last one wins (an event's own parameter overrides the query string's).
+func (e *Event) Get(name string) (string, bool) {
+	for i := len(e.Params) - 1; i >= 0; i-- {
+		if e.Params[i].Name == name {
+			return e.Params[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// Kind says which bad-row type a Failure becomes.
+type Kind int
+
+// Failure kinds.
+const (
+	TrackerProtocolViolation Kind = iota // tracker_protocol_violations
+	AdapterFailure                       // adapter_failures
+)
+
+// Failure is a payload, or one event of a tp2 batch, that breaks the protocol.
+type Failure struct {
+	Kind     Kind
+	Vendor   string
+	Version  string
+	Messages []badrow.Message
+	// Body is what the bad row carries as the payload body: the original
+	// body for a whole-payload failure, or the failing event re-wrapped as
+	// a payload_data body of its own, so it can be reprocessed alone.
+	Body    string
+	HasBody bool
+}
+
+// Validator checks an instance against a schema (iglu.Resolver does).
+type Validator interface {
+	Validate(ctx context.Context, key iglu.SchemaKey, instance any) error
+}
+
+// Parse splits a collector payload into raw events and failures. A
+// failure of one event of a batch does not affect the others.
+func Parse(ctx context.Context, v Validator, cp *payload.CollectorPayload) ([]Event, []Failure) {
+	path := strings.TrimSuffix(cp.Path, "/")
+	vendor, version, custom := route(path)
+	whole := func(kind Kind, version string, msgs ...badrow.Message) []Failure {
+		return []Failure{{Kind: kind, Vendor: vendor, Version: version, Messages: msgs, Body: cp.Body, HasBody: cp.Body != ""}}
+	}
+	if vendor != Vendor {
+		val := cp.Path
+		return nil, whole(AdapterFailure, version, badrow.InputData("path", &val,
+			"a Snowplow tracker protocol path (/i, /ice.png, /com.snowplowanalytics.snowplow/tp2 or a custom path); vendor "+vendor+" has no adapter"))
+	}
+	qs, err := ParseQuery(cp.Querystring)
+	if err != nil {
+		val := cp.Querystring
+		return nil, whole(TrackerProtocolViolation, version, badrow.InputData("querystring", &val, "a well-formed URL query string: "+err.Error()))
+	}
+	if custom {
+		version = TP1
+		if cp.Body != "" {
+			version = TP2
+		}
+	}
+	if version == TP1 || cp.Body == "" {
+		if len(qs) == 0 {
+			return nil, whole(TrackerProtocolViolation, version, badrow.InputData("querystring", nil, "a non-empty query string of tracker-protocol parameters"))
+		}
+		return []Event{{Version: version, Params: qs}}, nil
+	}
+	return parseBody(ctx, v, cp, qs, whole)
+}
+
+// route maps a collector path to the adapter that reads it. custom reports
+// a path that names no adapter (GitLab's /-/collect_events, a proxy's
+// prefix): it is read as tp2 if it has a body, as a pixel request if not.
+func route(path string) (vendor, version string, custom bool) {
+	switch path {
+	case "/i", "/ice.png", "/" + Vendor + "/tp1":
+		return Vendor, TP1, false
+	case "/" + Vendor + "/tp2":
+		return Vendor, TP2, false
+	}
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(parts) == 2 && strings.Contains(parts[0], ".") && parts[0] != Vendor {
+		// /{vendor}/{version}: a webhook adapter plowline does not implement.
+		return parts[0], parts[1], false
+	}
+	return Vendor, TP2, true
+}
+
+func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, qs []Param,
+	whole func(Kind, string, ...badrow.Message) []Failure) ([]Event, []Failure) {
+	if ct := strings.ToLower(strings.TrimSpace(cp.ContentType)); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		val := cp.ContentType
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.InputData("contentType", &val, "application/json (optionally with a charset)"))
+	}
+	var env struct {
+		Schema *string          `json:"schema"`
+		Data   *json.RawMessage `json:"data"`
+	}
+	body := []byte(cp.Body)
+	if err := json.Unmarshal(body, &env); err != nil {
+		var ute *json.UnmarshalTypeError
+		if !errors.As(err, &ute) {
+			val := cp.Body
+			return nil, whole(TrackerProtocolViolation, TP2, badrow.NotJSON("body", &val, err.Error()))
+		}
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), badrow.InvalidDataPayload))
+	}
+	if env.Schema == nil {
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), badrow.InvalidSchema))
+	}
+	if env.Data == nil {
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), badrow.InvalidDataPayload))
+	}
+	key, err := iglu.ParseURI(*env.Schema)
+	if err != nil {
+		code := badrow.InvalidIgluURI
+		var sv iglu.ErrSchemaVer
+		if errors.As(err, &sv) {
+			code = badrow.InvalidSchemaVer
+		}
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), code))
+	}
+	if key.Vendor != Vendor || key.Name != "payload_data" || key.Format != "jsonschema" || key.Model != 1 {
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.CriterionMismatch(key.String(), PayloadDataCriterion))
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(*env.Data, &items); err != nil || len(items) == 0 {
+		// Not an array (or an empty one): let the schema say what is wrong.
+		inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(*env.Data))
+		verr := v.Validate(ctx, key, inst)
+		if verr == nil {
+			verr = fmt.Errorf("payload_data holds no events")
+		}
+		return nil, whole(TrackerProtocolViolation, TP2, iglu.BadRowMessage(key, verr))
+	}
+	events := make([]Event, 0, len(items))
+	var fails []Failure
+	for _, item := range items {
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(item))
+		if err == nil {
+			err = v.Validate(ctx, key, []any{inst})
+		}
+		if err != nil {
+			// Only this event fails; it travels in a body of its own.
+			fails = append(fails, Failure{Kind: TrackerProtocolViolation, Vendor: Vendor, Version: TP2,
+				Messages: []badrow.Message{iglu.BadRowMessage(key, err)},
+				Body:     `{"schema":"` + key.String() + `","data":[` + string(item) + `]}`, HasBody: true})
+			continue
+		}
+		obj := inst.(map[string]any) // the schema requires an object
+		params := make([]Param, 0, len(qs)+len(obj))
+		params = append(params, qs...)
+		start := len(params)
+		for k, val := range obj {
+			params = append(params, Param{Name: k, Value: stringify(val)})
+		}
+		// Map order is random: sort for deterministic output and bad rows.
+		own := params[start:]
+		sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
+		events = append(events, Event{Version: TP2, Params: params})
+	}
+	return events, fails
+}
+
+// stringify renders a parameter value; the payload_data schema requires
+// strings, but a schema from a configured registry may allow more.
+func stringify(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// ParseQuery splits a query string into parameters in order, decoding
+// percent-escapes and '+' as space, as the tracker protocol's GET requests
+// are encoded. Empty names are dropped.
+func ParseQuery(q string) ([]Param, error) {
+	if q == "" {
+		return nil, nil
+	}
+	out := make([]Param, 0, strings.Count(q, "&")+1)
+	for part := range strings.SplitSeq(q, "&") {
+		if part == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(part, "=")
+		n, err := unescape(name)
+		if err != nil {
+			return nil, fmt.Errorf("parameter name %q: %w", clip(name, 64), err)
+		}
+		if n == "" {
+			continue
+		}
+		v, err := unescape(value)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", clip(n, 64), err)
+		}
+		out = append(out, Param{Name: n, Value: v})
+	}
+	return out, nil
+}
+
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
+// DecodeBase64 decodes base64 in either alphabet (standard or URL-safe,
+// even mixed), with or without padding. A space is read as '+', because a
+// standard-alphabet value put in a query string unencoded arrives with its
+// '+' decoded to a space; line breaks are ignored.
+func DecodeBase64(s string) ([]byte, error) {
+	buf := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '-':
+			buf = append(buf, '+')
+		case '_':
+			buf = append(buf, '/')
+		case ' ':
+			buf = append(buf, '+')
+		case '\r', '\n':
+		case '=':
+			// Padding may only trail; anything after it is an error below.
+			for j := i; j < len(s); j++ {
+				if s[j] != '=' && s[j] != '\r' && s[j] != '\n' {
+					return nil, fmt.Errorf("illegal base64 data: %q after padding at offset %d", s[j], j)
+				}
+			}
+			i = len(s)
+		default:
+			buf = append(buf, c)
+		}
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(buf)))
+	n, err := base64.RawStdEncoding.Decode(out, buf)
+	if err != nil {
+		return nil, err
+	}
+	return out[:n], nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,349 @@
+package enrich
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/plowline/plowline/pipeline/badrow"
+	"github.com/plowline/plowline/pipeline/enrich/tp"
+	"github.com/plowline/plowline/pipeline/event"
+)
+
+// state is one event being enriched.
+type state struct {
+	ev    event.Event
+	fails []badrow.EnrichmentFailure // the event's own fields, or an enrichment, failed
+	sdj   []badrow.Message           // its self-describing JSON failed (schema_violations)
+
+	// Parameters read later, after the whole list is seen.
+	contexts, contextsField string // JSON text (co) or base64 (cx)
+	unstruct, unstructField string
+	tnuid, nuid             string
+	ipParam                 string
+	haveEID                 bool
+}
+
+func (s *state) fail(field string, value string, expectation string) {
+	v := value
+	s.fails = append(s.fails, badrow.EnrichmentFailure{Message: badrow.InputData(field, &v, expectation)})
+}
+
+// eventTypes maps the tracker protocol's e codes to enriched event names.
+var eventTypes = map[string]string{
+	"pv": "page_view", "pp": "page_ping", "se": "struct", "ue": "unstruct",
+	"tr": "transaction", "ti": "transaction_item", "ad": "ad_impression",
+}
+
+// eventSchemas are the event_vendor/name/format/version of the event types
+// that carry no schema of their own (Snowplow's values).
+var eventSchemas = map[string][4]string{
+	"page_view":        {"com.snowplowanalytics.snowplow", "page_view", "jsonschema", "1-0-0"},
+	"page_ping":        {"com.snowplowanalytics.snowplow", "page_ping", "jsonschema", "1-0-0"},
+	"struct":           {"com.google.analytics", "event", "jsonschema", "1-0-0"},
+	"transaction":      {"com.snowplowanalytics.snowplow", "transaction", "jsonschema", "1-0-0"},
+	"transaction_item": {"com.snowplowanalytics.snowplow", "transaction_item", "jsonschema", "1-0-0"},
+	"ad_impression":    {"com.snowplowanalytics.snowplow", "ad_impression", "jsonschema", "1-0-0"},
+}
+
+// platforms are the tracker protocol's platform codes.
+var platforms = map[string]bool{"web": true, "mob": true, "pc": true, "srv": true, "app": true,
+	"tv": true, "cnsl": true, "iot": true, "headset": true}
+
+// mapParams maps every tracker-protocol parameter to its enriched field.
+// Empty values are absent, as in Snowplow. Unknown parameters are ignored
+// (they still count in the fingerprint and travel in bad rows).
+func (s *state) mapParams(params []tp.Param) {
+	for _, p := range params {
+		v := p.Value
+		if v == "" {
+			continue
+		}
+		switch p.Name {
+		case "e":
+			name, ok := eventTypes[v]
+			if !ok {
+				s.fail("e", v, "an event type code: pv, pp, se, ue, tr, ti or ad")
+				continue
+			}
+			s.ev[event.EventType] = name
+		case "p":
+			if !platforms[v] {
+				s.fail("p", v, "a platform code: web, mob, pc, srv, app, tv, cnsl, iot or headset")
+				continue
+			}
+			s.ev[event.Platform] = v
+		case "aid":
+			s.str(event.AppID, v)
+		case "tna":
+			s.str(event.NameTracker, v)
+		case "tv":
+			s.str(event.VTracker, v)
+		case "eid":
+			if !isUUID(v) {
+				s.fail("eid", v, "a UUID")
+				continue
+			}
+			s.ev[event.EventID] = strings.ToLower(v)
+			s.haveEID = true
+		case "tid":
+			s.int(event.TxnID, p.Name, v)
+		case "uid":
+			s.str(event.UserID, v)
+		case "duid":
+			s.str(event.DomainUserID, v)
+		case "nuid":
+			s.nuid = v
+		case "tnuid":
+			s.tnuid = v
+		case "sid":
+			s.str(event.DomainSessionID, v)
+		case "vid":
+			s.int(event.DomainSessionIdx, p.Name, v)
+		case "fp":
+			s.str(event.UserFingerprint, v)
+		case "ip":
+			s.ipParam = v
+		case "ua":
+			s.str(event.Useragent, v)
+		case "dtm":
+			s.tstamp(event.DvceCreatedTstamp, p.Name, v)
+		case "stm":
+			s.tstamp(event.DvceSentTstamp, p.Name, v)
+		case "ttm":
+			s.tstamp(event.TrueTstamp, p.Name, v)
+		case "url":
+			s.str(event.PageURL, v)
+		case "page":
+			s.str(event.PageTitle, v)
+		case "refr":
+			s.str(event.PageReferrer, v)
+		case "lang":
+			s.str(event.BrLang, v)
+		case "cs":
+			s.str(event.DocCharset, v)
+		case "cd":
+			s.str(event.BrColordepth, v)
+		case "tz":
+			s.str(event.OSTimezone, v)
+		case "res":
+			s.dims(event.DvceScreenwidth, event.DvceScreenheight, p.Name, v)
+		case "vp":
+			s.dims(event.BrViewwidth, event.BrViewheight, p.Name, v)
+		case "ds":
+			s.dims(event.DocWidth, event.DocHeight, p.Name, v)
+		case "cookie":
+			s.bool(event.BrCookies, p.Name, v)
+		case "f_pdf":
+			s.bool(event.BrFeaturesPdf, p.Name, v)
+		case "f_fla":
+			s.bool(event.BrFeaturesFlash, p.Name, v)
+		case "f_java":
+			s.bool(event.BrFeaturesJava, p.Name, v)
+		case "f_dir":
+			s.bool(event.BrFeaturesDirector, p.Name, v)
+		case "f_qt":
+			s.bool(event.BrFeaturesQuicktime, p.Name, v)
+		case "f_realp":
+			s.bool(event.BrFeaturesRealplayer, p.Name, v)
+		case "f_wma":
+			s.bool(event.BrFeaturesWindowsmedia, p.Name, v)
+		case "f_gears":
+			s.bool(event.BrFeaturesGears, p.Name, v)
+		case "f_ag":
+			s.bool(event.BrFeaturesSilverlight, p.Name, v)
+		case "se_ca":
+			s.str(event.SeCategory, v)
+		case "se_ac":
+			s.str(event.SeAction, v)
+		case "se_la":
+			s.str(event.SeLabel, v)
+		case "se_pr":
+			s.str(event.SeProperty, v)
+		case "se_va":
+			s.float(event.SeValue, p.Name, v)
+		case "tr_id":
+			s.str(event.TrOrderID, v)
+		case "tr_af":
+			s.str(event.TrAffiliation, v)
+		case "tr_tt":
+			s.float(event.TrTotal, p.Name, v)
+		case "tr_tx":
+			s.float(event.TrTax, p.Name, v)
+		case "tr_sh":
+			s.float(event.TrShipping, p.Name, v)
+		case "tr_ci":
+			s.str(event.TrCity, v)
+		case "tr_st":
+			s.str(event.TrState, v)
+		case "tr_co":
+			s.str(event.TrCountry, v)
+		case "tr_cu":
+			s.str(event.TrCurrency, v)
+		case "ti_id":
+			s.str(event.TiOrderID, v)
+		case "ti_sk":
+			s.str(event.TiSku, v)
+		case "ti_nm", "ti_na":
+			s.str(event.TiName, v)
+		case "ti_ca":
+			s.str(event.TiCategory, v)
+		case "ti_pr":
+			s.float(event.TiPrice, p.Name, v)
+		case "ti_qu":
+			s.int(event.TiQuantity, p.Name, v)
+		case "ti_cu":
+			s.str(event.TiCurrency, v)
+		case "pp_mix":
+			s.int(event.PpXOffsetMin, p.Name, v)
+		case "pp_max":
+			s.int(event.PpXOffsetMax, p.Name, v)
+		case "pp_miy":
+			s.int(event.PpYOffsetMin, p.Name, v)
+		case "pp_may":
+			s.int(event.PpYOffsetMax, p.Name, v)
+		case "co":
+			if s.contextsField != "cx" { // base64 wins when a tracker sends both
+				s.contexts, s.contextsField = v, "co"
+			}
+		case "cx":
+			s.contexts, s.contextsField = v, "cx"
+		case "ue_pr":
+			if s.unstructField != "ue_px" {
+				s.unstruct, s.unstructField = v, "ue_pr"
+			}
+		case "ue_px":
+			s.unstruct, s.unstructField = v, "ue_px"
+		}
+	}
+}
+
+func (s *state) str(f event.Field, v string) { s.ev[f] = v }
+
+func (s *state) int(f event.Field, name, v string) {
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		s.fail(name, v, "an integer (32-bit)")
+		return
+	}
+	s.ev[f] = strconv.FormatInt(n, 10)
+}
+
+func (s *state) float(f event.Field, name, v string) {
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		s.fail(name, v, "a finite decimal number")
+		return
+	}
+	s.ev[f] = strconv.FormatFloat(x, 'f', -1, 64)
+}
+
+func (s *state) bool(f event.Field, name, v string) {
+	switch v {
+	case "1", "true":
+		s.ev[f] = "1"
+	case "0", "false":
+		s.ev[f] = "0"
+	default:
+		s.fail(name, v, "1 or 0")
+	}
+}
+
+func (s *state) dims(w, h event.Field, name, v string) {
+	a, b, ok := strings.Cut(v, "x")
+	wn, err1 := strconv.ParseInt(a, 10, 32)
+	hn, err2 := strconv.ParseInt(b, 10, 32)
+	if !ok || err1 != nil || err2 != nil || wn < 0 || hn < 0 {
+		s.fail(name, v, "WIDTHxHEIGHT in whole pixels, e.g. 1920x1080")
+		return
+	}
+	s.ev[w], s.ev[h] = strconv.FormatInt(wn, 10), strconv.FormatInt(hn, 10)
+}
+
+// maxMillis is 9999-12-31T23:59:59.999Z: later instants do not fit the
+// enriched timestamp format.
+const maxMillis = 253402300799999
+
+func (s *state) tstamp(f event.Field, name, v string) {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 || ms > maxMillis {
+		s.fail(name, v, "milliseconds since the Unix epoch, up to year 9999")
+		return
+	}
+	s.ev[f] = formatMillis(ms)
+}
+
+func formatMillis(ms int64) string { return time.UnixMilli(ms).UTC().Format(event.TimestampLayout) }
+
+func parseTstamp(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(event.TimestampLayout, s)
+	return t, err == nil
+}
+
+// derivedTstamp is Snowplow's: the true timestamp if the tracker sent one;
+// else the collector time corrected for the device clock's skew (how long
+// the event waited on the device before being sent); else collector time.
+func derivedTstamp(ev *event.Event) string {
+	if ev[event.TrueTstamp] != "" {
+		return ev[event.TrueTstamp]
+	}
+	coll, ok1 := parseTstamp(ev[event.CollectorTstamp])
+	created, ok2 := parseTstamp(ev[event.DvceCreatedTstamp])
+	sent, ok3 := parseTstamp(ev[event.DvceSentTstamp])
+	if ok1 && ok2 && ok3 {
+		return coll.Add(-sent.Sub(created)).Format(event.TimestampLayout)
+	}
+	return ev[event.CollectorTstamp]
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// clean makes a field TSV-safe: tabs, line breaks and other control
+// characters become spaces and invalid UTF-8 becomes U+FFFD. The common
+// case (nothing to clean) does not allocate.
+func clean(s string) string {
+	dirty, ascii := false, true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f {
+			dirty = true
+			break
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	if !dirty && (ascii || utf8.ValidString(s)) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}

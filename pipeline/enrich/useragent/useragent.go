@@ -1,0 +1,116 @@
+// Package useragent parses User-Agent strings with ua-parser (its regexes
+// are compiled into the binary) into Snowplow's ua_parser_context derived
+// context, caching the rendered context per agent: real traffic repeats a
+// small set of agents, and a miss costs hundreds of regular expressions.
+package useragent
+
+import (
+	"encoding/json"
+	"fmt"
+
+	lru "github.com/hashicorp/golang-lru"
+	"github.com/ua-parser/uap-go/uaparser"
+)
+
+// Schema is the Iglu URI of the context this package produces.
+const Schema = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
+
+// maxAgentBytes bounds the agents parsed: longer ones are cut before
+// parsing (regex cost grows with length; real agents are far shorter).
+const maxAgentBytes = 2048
+
+// Parser turns agents into contexts. It is safe for concurrent use.
+type Parser struct {
+	uap   *uaparser.Parser
+	cache *lru.Cache
+}
+
+// New compiles the regexes (tens of milliseconds) and sizes the cache.
+func New(cacheSize int) (*Parser, error) {
+	if cacheSize <= 0 {
+		return nil, fmt.Errorf("user-agent cache size %d: must be positive", cacheSize)
+	}
+	// ua-parser's own caches would hold the same agents a second time.
+	uap, err := uaparser.New(uaparser.WithCacheSize(64))
+	if err != nil {
+		return nil, fmt.Errorf("loading ua-parser regexes: %w", err)
+	}
+	c, err := lru.New(cacheSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Parser{uap: uap, cache: c}, nil
+}
+
+// Context is the parsed agent in ua_parser_context form.
+type Context struct {
+	UseragentFamily  string  `json:"useragentFamily"`
+	UseragentMajor   *string `json:"useragentMajor"`
+	UseragentMinor   *string `json:"useragentMinor"`
+	UseragentPatch   *string `json:"useragentPatch"`
+	UseragentVersion string  `json:"useragentVersion"`
+	OSFamily         string  `json:"osFamily"`
+	OSMajor          *string `json:"osMajor"`
+	OSMinor          *string `json:"osMinor"`
+	OSPatch          *string `json:"osPatch"`
+	OSPatchMinor     *string `json:"osPatchMinor"`
+	OSVersion        string  `json:"osVersion"`
+	DeviceFamily     string  `json:"deviceFamily"`
+}
+
+func opt(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func version(family string, parts ...string) string {
+	v := family
+	for i, p := range parts {
+		if p == "" {
+			break
+		}
+		if i == 0 {
+			v += " " + p
+		} else {
+			v += "." + p
+		}
+	}
+	return v
+}
+
+// Parse returns the agent's context.
+func (p *Parser) Parse(agent string) Context {
+	if len(agent) > maxAgentBytes {
+		agent = agent[:maxAgentBytes]
+	}
+	c := p.uap.Parse(agent)
+	ua, os, dev := c.UserAgent, c.Os, c.Device
+	return Context{
+		UseragentFamily: ua.Family, UseragentMajor: opt(ua.Major), UseragentMinor: opt(ua.Minor), UseragentPatch: opt(ua.Patch),
+		UseragentVersion: version(ua.Family, ua.Major, ua.Minor, ua.Patch),
+		OSFamily:         os.Family, OSMajor: opt(os.Major), OSMinor: opt(os.Minor), OSPatch: opt(os.Patch), OSPatchMinor: opt(os.PatchMinor),
+		OSVersion:    version(os.Family, os.Major, os.Minor, os.Patch, os.PatchMinor),
+		DeviceFamily: dev.Family,
+	}
+}
+
+// SelfDescribing returns the agent's context as a self-describing JSON
+// object ({"schema":...,"data":{...}}), rendered once per distinct agent.
+// The slice is shared between callers: never modify it.
+func (p *Parser) SelfDescribing(agent string) []byte {
+	if v, ok := p.cache.Get(agent); ok {
+		return v.([]byte)
+	}
+	data, _ := json.Marshal(p.Parse(agent)) // plain strings: cannot fail
+	out := make([]byte, 0, len(data)+len(Schema)+24)
+	out = append(out, `{"schema":"`+Schema+`","data":`...)
+	out = append(out, data...)
+	out = append(out, '}')
+	p.cache.Add(agent, out)
+	return out
+}
+
+// CacheLen reports how many agents are cached (tests, diagnostics).
+func (p *Parser) CacheLen() int { return p.cache.Len() }
