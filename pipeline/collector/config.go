@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -24,6 +26,15 @@ const (
 // Config is the collector's configuration. Durations are Go durations in
 // YAML ("5s", "8760h"); every key has a default (DefaultConfig).
 type Config struct {
+	// ListenAddress is where `plowline collector` serves trackers.
+	ListenAddress string `yaml:"listen_address"`
+	// MetricsListenAddress is where it serves /metrics (a separate port, so
+	// the collector's public listener never exposes metrics).
+	MetricsListenAddress string `yaml:"metrics_listen_address"`
+	// ShutdownTimeout bounds the drain on SIGTERM: finishing requests in
+	// flight and flushing the sinks' buffers.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
 	// CollectorName is the payload's collector field. Empty means
 	// "plowline-<version>-<sink type>", as Snowplow writes "ssc-<version>-<sink>".
 	CollectorName string `yaml:"collector_name"`
@@ -153,16 +164,21 @@ type KinesisConfig struct {
 // DefaultConfig returns the configuration used for keys a file leaves out.
 func DefaultConfig() Config {
 	return Config{
-		Paths: map[string]string{"/-/collect_events": PathTP2},
+		ListenAddress:        "127.0.0.1:8080",
+		MetricsListenAddress: "127.0.0.1:9101",
+		ShutdownTimeout:      30 * time.Second,
+		Paths:                map[string]string{"/-/collect_events": PathTP2},
 		Cookie: CookieConfig{
 			Enabled:    true,
 			Name:       "sp",
 			Expiration: 365 * 24 * time.Hour,
+			Domains:    []string{},
 			Secure:     true,
 			HTTPOnly:   true,
 			SameSite:   "None",
 		},
-		CORS: CORSConfig{AccessControlMaxAge: time.Hour},
+		CORS:     CORSConfig{AccessControlMaxAge: time.Hour},
+		Redirect: RedirectConfig{Domains: []string{}},
 		Limits: LimitsConfig{
 			MaxBodyBytes:      1 << 20,
 			MaxRecordBytes:    1_000_000,
@@ -203,15 +219,66 @@ func LoadConfig(path string) (Config, error) {
 
 // ParseConfig reads YAML over DefaultConfig (no validation; call Validate).
 func ParseConfig(data []byte) (Config, error) {
-	cfg := DefaultConfig()
+	return ParseConfigOver(DefaultConfig(), data)
+}
+
+// ParseConfigOver reads YAML over base: keys the document leaves out keep
+// base's values.
+func ParseConfigOver(base Config, data []byte) (Config, error) {
+	cfg := base
+	cfg.Paths = maps.Clone(base.Paths)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	// An empty document (io.EOF) means "all defaults".
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("parsing collector config: %w", err)
+		return Config{}, fmt.Errorf("parsing collector config: %s", nameKeys(data, err))
+	}
+	// An empty target removes a custom path (e.g. the default one).
+	for from, to := range cfg.Paths {
+		if to == "" {
+			delete(cfg.Paths, from)
+		}
 	}
 	return cfg, nil
 }
+
+// nameKeys adds the dotted key to yaml's "line N:" errors, which name only
+// the line: "line 3 (limits.read_timeout): cannot unmarshal ...".
+func nameKeys(data []byte, err error) string {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return err.Error()
+	}
+	keys := map[int]string{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := prefix + n.Content[i].Value
+				if _, seen := keys[n.Content[i].Line]; !seen {
+					keys[n.Content[i].Line] = k
+				}
+				walk(n.Content[i+1], k+".")
+			}
+		}
+	}
+	walk(&root, "")
+	return lineRe.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		var line int
+		fmt.Sscanf(m, "line %d:", &line)
+		if k, ok := keys[line]; ok {
+			return fmt.Sprintf("line %d (%s):", line, k)
+		}
+		return m
+	})
+}
+
+var lineRe = regexp.MustCompile(`line \d+:`)
 
 var sinkTypes = []string{"kinesis", "file", "stdout", "memory"}
 
@@ -282,6 +349,14 @@ func (c Config) Validate() error {
 	}
 	if l.MaxHeaderBytes < 1024 {
 		bad("limits.max_header_bytes", l.MaxHeaderBytes, "must be at least 1024")
+	}
+	for key, addr := range map[string]string{"listen_address": c.ListenAddress, "metrics_listen_address": c.MetricsListenAddress} {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			bad(key, fmt.Sprintf("%q", addr), "must be host:port, e.g. 127.0.0.1:8080 or :8080")
+		}
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout", c.ShutdownTimeout, "must be positive")
 	}
 	for key, d := range map[string]time.Duration{
 		"limits.read_header_timeout": l.ReadHeaderTimeout, "limits.read_timeout": l.ReadTimeout,
