@@ -543,20 +543,13 @@ func newUUID() string {
 	return string(out[:])
 }
 
-// tsv joins the fields with tabs; clean has made every field tab-free.
+// tsv renders the event; clean has made every field tab-free.
 func tsv(ev *event.Event) []byte {
 	n := len(ev) - 1
 	for _, f := range ev {
 		n += len(f)
 	}
-	b := make([]byte, 0, n)
-	for i, f := range ev {
-		if i > 0 {
-			b = append(b, '\t')
-		}
-		b = append(b, f...)
-	}
-	return b
+	return ev.AppendTSV(make([]byte, 0, n))
 }
 
 // enrichedJSON renders a partially enriched event as the bad-row schemas

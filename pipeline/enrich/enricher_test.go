@@ -120,12 +120,13 @@ func parseTSV(t *testing.T, line []byte) *event.Event {
 	if bytes.ContainsAny(line, "\n\r") {
 		t.Fatalf("TSV line contains a line break: %q", line)
 	}
-	parts := strings.Split(string(line), "\t")
-	if len(parts) != event.NumFields {
-		t.Fatalf("TSV has %d fields, want %d", len(parts), event.NumFields)
+	ev, err := event.ParseBytes(line)
+	if err != nil {
+		t.Fatalf("enriched TSV does not parse: %v\n%s", err, line)
 	}
-	var ev event.Event
-	copy(ev[:], parts)
+	if _, err := ev.JSON(); err != nil {
+		t.Fatalf("enriched event has no analytics-SDK JSON: %v", err)
+	}
 	return &ev
 }
 
