@@ -50,6 +50,10 @@ type Output struct {
 	// BadTypes holds each bad row's type (schema_violations, ...), in the
 	// order of Bad: callers count them without parsing the JSON.
 	BadTypes []string
+	// Validation and Enrichment are the time spent validating self-describing
+	// JSON and enriching events (validation included), summed over the
+	// payload's events: Lambda mode reports them as EMF.
+	Validation, Enrichment time.Duration
 }
 
 // Enricher enriches collector payloads. It is safe for concurrent use.
@@ -163,6 +167,10 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 		"campaign_attribution", en.CampaignAttribution.Enabled, "event_fingerprint", en.EventFingerprint.Enabled, "anon_ip", en.AnonIP.Enabled)
 	return e, nil
 }
+
+// Processor is how this enricher names itself in bad rows (adapters that
+// emit their own, such as size violations, use it too).
+func (e *Enricher) Processor() badrow.Processor { return e.processor }
 
 func orDefault(s, d string) string {
 	if s == "" {
@@ -345,7 +353,9 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 	} else if sc, ok := eventSchemas[ev[event.EventType]]; ok {
 		ev[event.EventVendor], ev[event.EventName], ev[event.EventFormat], ev[event.EventVersion] = sc[0], sc[1], sc[2], sc[3]
 	}
-	e.m.validation.Observe(time.Since(vstart).Seconds())
+	vdur := time.Since(vstart)
+	out.Validation += vdur
+	e.m.validation.Observe(vdur.Seconds())
 
 	page := e.splitURL(s, ev[event.PageURL], "url", event.PageURLScheme)
 	refr := e.splitURL(s, ev[event.PageReferrer], "refr", event.RefrURLScheme)
@@ -372,7 +382,9 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 		out.Good = append(out.Good, tsv(ev))
 		e.m.good.Inc()
 	}
-	e.m.enrichment.Observe(time.Since(start).Seconds())
+	edur := time.Since(start)
+	out.Enrichment += edur
+	e.m.enrichment.Observe(edur.Seconds())
 }
 
 func clampMillis(ms int64) int64 { return min(max(ms, 0), maxMillis) }
