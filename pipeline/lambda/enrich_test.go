@@ -69,7 +69,7 @@ func TestEnrichHandlerReportsOnlyRecordsWithUnwrittenOutputs(t *testing.T) {
 	inputs := [][]byte{
 		pixel(t, "e=pv&p=web&tv=t&page=ok1"),
 		pixel(t, "e=pv&p=web&tv=t&page=poison-page"), // its good event cannot be written
-		[]byte("not thrift"),                        // a bad row, written
+		[]byte("not thrift"),                         // a bad row, written
 		pixel(t, "e=pv&p=web&tv=t&page=ok2"),
 		pixel(t, "e=xx&p=web&tv=t&page=poison-page"), // its bad row cannot be written
 	}
