@@ -154,3 +154,48 @@ func TestNodeTrackerFailsOnCollectorError(t *testing.T) {
 		t.Errorf("NodeTracker against a 503 collector: failed=%v msg=%q", ft.failed, ft.msg)
 	}
 }
+
+func TestBrowserTrackerPostAndGet(t *testing.T) {
+	col := &recordingCollector{}
+	srv := httptest.NewServer(col)
+	defer srv.Close()
+	events := sampleEvents()
+	run := BrowserTracker(t, srv.URL, events, BrowserTrackerOptions{AppID: "web-app", UserID: "user-9"})
+	got, reqs := col.snapshot()
+	byID := AssertArrived(t, run.Sent, got)
+	methods := map[string]int{}
+	for _, r := range reqs {
+		methods[r.Method]++
+		if r.Header.Get("Origin") == "" {
+			t.Errorf("%s %s without Origin: not a cross-origin request", r.Method, r.URL.Path)
+		}
+	}
+	if methods["POST"] == 0 || methods["GET"] == 0 {
+		t.Errorf("requests by method %v, want both POST and GET", methods)
+	}
+	for _, s := range run.Sent {
+		ev := byID[s["eid"]]
+		for _, k := range []string{"tv", "aid", "p", "res", "vp", "cd", "tz", "lang", "cs", "duid", "sid", "vid", "url", "uid"} {
+			if ev[k] == "" {
+				t.Errorf("browser event %s (e=%s, tna=%s) lacks %s", s["eid"], ev["e"], ev["tna"], k)
+			}
+		}
+		if ev["dtm"] == "" && ev["ttm"] == "" {
+			t.Errorf("browser event %s has neither dtm nor ttm", s["eid"])
+		}
+		if ev["aid"] != "web-app" || ev["uid"] != "user-9" || ev["p"] != "web" || !strings.HasPrefix(ev["tv"], "js-") {
+			t.Errorf("event %s: aid=%q uid=%q p=%q tv=%q", s["eid"], ev["aid"], ev["uid"], ev["p"], ev["tv"])
+		}
+		// Every browser event carries the web_page entity.
+		cx, err := ev.SelfDescribingParam("cx", "co")
+		if err != nil || !strings.Contains(toJSON(cx), "web_page") {
+			t.Errorf("event %s contexts = %s, %v; want the web_page entity", s["eid"], toJSON(cx), err)
+		}
+		if ev["e"] == "pv" && ev["url"] == "http://shop.example/p?q=1" && (ev["page"] != "Shöp — 1" || ev["refr"] != "http://ref.example/") {
+			t.Errorf("page view: page=%q refr=%q", ev["page"], ev["refr"])
+		}
+	}
+	if run.UserAgent == "" || !strings.Contains(run.UserAgent, "Chrome") {
+		t.Errorf("user agent %q", run.UserAgent)
+	}
+}
