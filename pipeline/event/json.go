@@ -14,6 +14,10 @@ type JSONOptions struct {
 	// Geo adds "geo_location": "<lat>,<lon>" when both coordinates are
 	// present, as the SDKs' "with geo" variant does.
 	Geo bool
+	// Lenient writes a typed field (number, boolean, timestamp) whose text
+	// does not parse as a string instead of failing: pseudonymized events
+	// carry hex pseudonyms in typed columns such as geo_latitude.
+	Lenient bool
 }
 
 // JSON returns the event as the JSON object the Snowplow analytics SDKs
@@ -72,6 +76,11 @@ func (e *Event) AppendJSON(dst []byte, o JSONOptions) ([]byte, error) {
 			dst = AppendJSONString(dst, v)
 		case KindInt:
 			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil && o.Lenient {
+				key(specs[i].name)
+				dst = AppendJSONString(dst, v)
+				continue
+			}
 			if err != nil {
 				return nil, &FieldError{Field: f, Offset: -1, Reason: "not an integer"}
 			}
@@ -79,6 +88,11 @@ func (e *Event) AppendJSON(dst []byte, o JSONOptions) ([]byte, error) {
 			dst = strconv.AppendInt(dst, n, 10)
 		case KindFloat:
 			x, err := strconv.ParseFloat(v, 64)
+			if (err != nil || math.IsInf(x, 0) || math.IsNaN(x)) && o.Lenient {
+				key(specs[i].name)
+				dst = AppendJSONString(dst, v)
+				continue
+			}
 			if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
 				return nil, &FieldError{Field: f, Offset: -1, Reason: "not a finite number"}
 			}
@@ -96,9 +110,18 @@ func (e *Event) AppendJSON(dst []byte, o JSONOptions) ([]byte, error) {
 			case "0", "false":
 				dst = append(dst, "false"...)
 			default:
+				if o.Lenient {
+					dst = AppendJSONString(dst, v)
+					continue
+				}
 				return nil, &FieldError{Field: f, Offset: -1, Reason: "not a boolean (want 1 or 0)"}
 			}
 		case KindTimestamp:
+			if !ValidTimestamp(v) && o.Lenient {
+				key(specs[i].name)
+				dst = AppendJSONString(dst, v)
+				continue
+			}
 			if !ValidTimestamp(v) {
 				return nil, &FieldError{Field: f, Offset: -1, Reason: "not a timestamp (want yyyy-MM-dd HH:mm:ss.SSS, UTC)"}
 			}

@@ -279,3 +279,18 @@ func BenchmarkJSON(b *testing.B) {
 		}
 	}
 }
+
+func TestJSONLenient(t *testing.T) {
+	var e Event
+	e[GeoLatitude], e[TxnID], e[BrCookies], e[DerivedTstamp] = "ab12", "cd34", "ef", "gh"
+	if _, err := e.JSON(); err == nil {
+		t.Fatal("strict JSON accepted hex in typed fields")
+	}
+	m, err := e.ToMap(JSONOptions{Lenient: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["geo_latitude"] != "ab12" || m["txn_id"] != "cd34" || m["br_cookies"] != "ef" || m["derived_tstamp"] != "gh" {
+		t.Fatalf("lenient map = %v", m)
+	}
+}

@@ -6,25 +6,31 @@
 package pseudonymize
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
-	"sync"
+	"runtime"
 
 	"github.com/plowline/plowline/pipeline/event"
 )
 
 // Pseudonymizer transforms lines with one allowlist and key. It is safe for
-// concurrent use: each call borrows a worker holding its own HMAC state.
+// concurrent use: each call borrows a worker holding its own HMAC state,
+// scratch buffers and caches. Idle workers are kept (up to GOMAXPROCS) so
+// their caches survive garbage collections, unlike a sync.Pool's.
 type Pseudonymizer struct {
-	allow *Allowlist
-	pool  sync.Pool
+	allow   *Allowlist
+	idle    chan *worker
+	newWork func() *worker
 	// trace, when set (tests and benchmarks only), sees every value that is
 	// pseudonymized, in order.
 	trace func([]byte)
+	// noMemo turns the pseudonym cache off (benchmarks compare both).
+	noMemo bool
 }
 
 // New returns a pseudonymizer keeping what a allows and hashing everything
@@ -37,11 +43,27 @@ func New(a *Allowlist, key []byte) (*Pseudonymizer, error) {
 		return nil, errors.New("pseudonymize: empty HMAC key")
 	}
 	k := append([]byte(nil), key...)
-	p := &Pseudonymizer{allow: a}
-	p.pool.New = func() any {
-		return &worker{p: p, mac: hmac.New(sha256.New, k), cache: map[string]schemaEntry{}}
+	p := &Pseudonymizer{allow: a, idle: make(chan *worker, runtime.GOMAXPROCS(0))}
+	p.newWork = func() *worker {
+		return &worker{p: p, mac: hmac.New(sha256.New, k), cache: map[string]schemaEntry{}, memo: newMemo()}
 	}
 	return p, nil
+}
+
+func (p *Pseudonymizer) get() *worker {
+	select {
+	case w := <-p.idle:
+		return w
+	default:
+		return p.newWork()
+	}
+}
+
+func (p *Pseudonymizer) put(w *worker) {
+	select {
+	case p.idle <- w:
+	default: // more concurrent callers than GOMAXPROCS: let this one go
+	}
 }
 
 // String hides the key from %v and friends.
@@ -60,8 +82,8 @@ func (p *Pseudonymizer) Allowlist() *Allowlist { return p.allow }
 // returned unchanged (truncated back to its original length) and the error
 // says what is wrong without quoting any value of the line.
 func (p *Pseudonymizer) Transform(dst, line []byte) ([]byte, error) {
-	w := p.pool.Get().(*worker)
-	defer p.pool.Put(w)
+	w := p.get()
+	defer p.put(w)
 	n := len(dst)
 	line = trimNewline(line)
 	var err error
@@ -82,8 +104,8 @@ func (p *Pseudonymizer) Pseudonym(value string) string {
 	if value == "" {
 		return ""
 	}
-	w := p.pool.Get().(*worker)
-	defer p.pool.Put(w)
+	w := p.get()
+	defer p.put(w)
 	return string(w.hmacHex(nil, []byte(value)))
 }
 
@@ -115,12 +137,20 @@ type worker struct {
 	sum                         [sha256.Size]byte
 	scratch, kscratch, sscratch []byte
 	cache                       map[string]schemaEntry
+	memo                        *memo
 }
 
 func (w *worker) hmacHex(dst, v []byte) []byte {
 	if w.p.trace != nil {
 		w.p.trace(v)
 	}
+	if w.p.noMemo || len(v) > memoMaxValue {
+		return w.compute(dst, v)
+	}
+	return w.memo.lookup(dst, v, w.compute)
+}
+
+func (w *worker) compute(dst, v []byte) []byte {
 	w.mac.Reset()
 	w.mac.Write(v)
 	return hex.AppendEncode(dst, w.mac.Sum(w.sum[:0]))
@@ -142,9 +172,9 @@ func (w *worker) tsv(dst, line []byte) ([]byte, error) {
 	a := w.p.allow
 	start := 0
 	for i := 0; i < event.NumFields; i++ {
-		end := start
-		for end < len(line) && line[end] != '\t' {
-			end++
+		end := len(line)
+		if j := bytes.IndexByte(line[start:], '\t'); j >= 0 {
+			end = start + j
 		}
 		if end == len(line) && i != event.NumFields-1 {
 			return dst, &event.FieldError{Field: -1, Offset: -1,

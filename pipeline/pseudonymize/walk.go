@@ -2,6 +2,7 @@ package pseudonymize
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"unicode/utf16"
@@ -343,7 +344,14 @@ func skipValue(src []byte, i, depth int) (int, error) {
 func scanString(src []byte, i int) (int, bool, error) {
 	esc := false
 	j := i + 1
-	for j < len(src) {
+	for {
+		// Skip 8 plain bytes at a time: none is '"', '\\' or a control character.
+		for j+8 <= len(src) && !special8(binary.LittleEndian.Uint64(src[j:])) {
+			j += 8
+		}
+		if j >= len(src) {
+			return j, esc, jsonErr(i, "unterminated string")
+		}
 		c := src[j]
 		switch {
 		case c == '"':
@@ -370,7 +378,19 @@ func scanString(src []byte, i int) (int, bool, error) {
 			j++
 		}
 	}
-	return j, esc, jsonErr(i, "unterminated string")
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether any of the 8 bytes in x is '"', '\\' or below
+// 0x20 (the classic SWAR zero-byte and less-than tests, exact for existence).
+func special8(x uint64) bool {
+	quote := x ^ (ones * '"')
+	bslash := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
 }
 
 func isHex4(b []byte) bool {
