@@ -1,0 +1,267 @@
+package alerts
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+
+	mn "github.com/plowline/plowline/metricname"
+)
+
+// Runbook is the alert-specific part of a runbook. The rest — the
+// reconcile command, how to read it, diagnosis per stage, the escalation
+// contacts — is shared, and generated with the same metric names and
+// topology the rules use.
+type Runbook struct {
+	// Meaning says what firing means, in on-call terms.
+	Meaning string
+	// Impact says what is lost or at risk, and how fast.
+	Impact string
+	// FirstSteps are the first things to do, in order (markdown list items).
+	FirstSteps []string
+	// StartAt names the stages (keys of the stage diagnosis) most likely
+	// at fault, most likely first; the others follow in pipeline order.
+	StartAt []string
+	// Mitigation is markdown: what stops the bleeding, then what fixes it.
+	Mitigation []string
+	// Escalation says when and to whom beyond the on-call engineer.
+	Escalation []string
+}
+
+// Stage keys, in pipeline order.
+const (
+	StageTrackers  = "trackers"
+	StageCollector = "collector"
+	StageStreams   = "streams"
+	StageEnricher  = "enricher"
+	StageFirehose  = "firehose"
+	StageS3        = "s3"
+	StageWarehouse = "warehouse"
+	StageExporter  = "exporter"
+)
+
+var stageOrder = []string{StageTrackers, StageCollector, StageStreams, StageEnricher, StageFirehose, StageS3, StageWarehouse, StageExporter}
+
+type stageText struct {
+	Key, Title string
+	Body       string
+}
+
+// stages renders the shared diagnosis, one section per stage, with the
+// resource names of the topology.
+func stages(o Options) map[string]stageText {
+	t := o.Topology
+	names := func(f func(int) string, n int) string {
+		var out []string
+		for i := 0; i < n; i++ {
+			out = append(out, "`"+f(i)+"`")
+		}
+		return strings.Join(out, ", ")
+	}
+	streams := names(func(i int) string { return t.Streams[i].Name }, len(t.Streams))
+	deliveries := names(func(i int) string { return t.DeliveryStreams[i].Name }, len(t.DeliveryStreams))
+	functions := names(func(i int) string { return t.Functions[i] }, len(t.Functions))
+	firstStream, firstDelivery, goodPrefix := "snowplow-raw-good", "snowplow-enriched-good", "output/"
+	if len(t.Streams) > 0 {
+		firstStream = t.Streams[0].Name
+	}
+	if len(t.DeliveryStreams) > 0 {
+		firstDelivery, goodPrefix = t.DeliveryStreams[0].Name, t.DeliveryStreams[0].Prefix
+	}
+	fn := func(role string) string {
+		for _, f := range t.Functions {
+			if strings.Contains(f, role) {
+				return f
+			}
+		}
+		return "snowplow-" + role
+	}
+	m := map[string]stageText{
+		StageTrackers: {Title: "Trackers (the GitLab application)", Body: fmt.Sprintf(`- Grafana **Trackers → collector**: emitted, successful and failed tracker events and the success ratio.
+- PromQL: `+"`sum(rate(%[1]s[5m])) / (sum(rate(%[1]s[5m])) + sum(rate(%[2]s[5m])))`"+` — below 0.95 the app cannot reach the collector; compare `+"`sum(rate(%[3]s[5m]))`"+` (emitted) with `+"`sum(rate(%[4]s[5m]))`"+` (what the collector acknowledged).
+- Failed sends with a healthy collector point at the network path from the app (DNS, TLS certificate, egress, the load balancer's security group) or at a tracker release: check the latest GitLab deploy.`,
+			mn.GitLabSnowplowSuccessfulEvents.Name, mn.GitLabSnowplowFailedEvents.Name, mn.GitLabSnowplowEvents.Name, mn.CollectorEvents.Name)},
+		StageCollector: {Title: "Collector", Body: fmt.Sprintf(`- Requests by status: `+"`sum by (code) (rate(%[1]s[5m]))`"+`. 503s mean the sink buffer is full (Kinesis refusing writes); 4xx spikes mean malformed tracker requests.
+- Sink health and buffer: `+"`%[2]s`"+` (0 = Kinesis refuses writes), `+"`%[3]s / %[4]s`"+`.
+- Bad rows the collector emits (oversized payloads): `+"`sum by (type) (rate(%[5]s[5m]))`"+`.
+- CloudWatch (dashboard **SnowPlow**): load balancer NewFlowCount / RequestCount and 5XX counts; Lambda `+"`Invocations`, `Errors`, `Throttles`"+` of `+"`%[6]s`"+`; logs: `+"`aws logs tail /aws/lambda/%[6]s --since 1h`"+`.`,
+			mn.CollectorRequests.Name, mn.CollectorSinkHealthy.Name, mn.CollectorBufferBytes.Name, mn.CollectorBufferLimitBytes.Name, mn.CollectorBadRows.Name, fn("collector"))},
+		StageStreams: {Title: "Kinesis streams", Body: fmt.Sprintf(`- Streams: %[1]s.
+- Exporter gauges: `+"`%[2]s`"+` against `+"`%[3]s`"+`, and `+"`%[4]s`"+` per stream.
+- CloudWatch `+"`AWS/Kinesis`"+`: `+"`IncomingRecords`"+` (is data arriving?), `+"`GetRecords.IteratorAgeMilliseconds`"+` (is the consumer keeping up?), `+"`WriteProvisionedThroughputExceeded`"+` / `+"`ReadProvisionedThroughputExceeded`"+` (are shards saturated?).
+- `+"`aws kinesis describe-stream-summary --stream-name %[5]s`"+` shows open shards and retention; a stream whose retention is below 48 h loses data sooner than the alerts assume.`,
+			streams, mn.KinesisIteratorAge.Name, mn.KinesisRetention.Name, mn.KinesisIncomingRecords.Name, firstStream)},
+		StageEnricher: {Title: "Enricher", Body: fmt.Sprintf(`- Pipeline Lambda functions: %[4]s.
+- Out by result: `+"`sum by (result) (rate(%[1]s[5m]))`"+`; bad rows by type: `+"`sum by (type) (rate(%[2]s[5m]))`"+`. A jump in `+"`schema_violations`"+` follows a schema or tracker release; `+"`enrichment_failures`"+` follow an enrichment's configuration or an unreachable lookup.
+- Lambda `+"`%[3]s`"+`: `+"`Errors`, `Throttles`, `Duration`, `ConcurrentExecutions`"+` (CloudWatch `+"`AWS/Lambda`"+`; Grafana **Stage detail**). Errors on a Kinesis-triggered function retry the batch and block the shard: the raw stream's iterator age rises.
+- Logs: `+"`aws logs tail /aws/lambda/%[3]s --since 1h --filter-pattern ERROR`"+`.
+- Sample bad rows from the enriched-bad prefix in S3 to see the exact validation messages.`,
+			mn.EnricherEvents.Name, mn.EnricherBadRows.Name, fn("enricher"), functions)},
+		StageFirehose: {Title: "Firehose and the pseudonymizer", Body: fmt.Sprintf(`- Delivery streams: %[1]s.
+- Exporter gauges: `+"`%[2]s`"+` vs `+"`%[3]s`"+` (delivered should track incoming), `+"`%[4]s`"+` (age of the oldest undelivered record).
+- Pseudonymizer: `+"`sum by (stream, result) (rate(%[5]s[15m]))`"+` — any `+"`processing_failed`"+` is a record written untransformed to the processing-failed error prefix.
+- CloudWatch `+"`AWS/Firehose`"+` for `+"`%[6]s`"+`: `+"`IncomingRecords`, `DeliveryToS3.Records`, `DeliveryToS3.Success`, `DeliveryToS3.DataFreshness`, `ExecuteProcessing.Success`, `SucceedProcessing.Records`"+`; Lambda `+"`%[7]s`"+` `+"`Errors`, `Duration`"+` (a transformation that times out fails the whole batch).
+- `+"`aws firehose describe-delivery-stream --delivery-stream-name %[6]s`"+`: destination status, buffering hints, the error output prefix.`,
+			deliveries, mn.FirehoseDeliveredRecords.Name, mn.FirehoseIncomingRecords.Name, mn.FirehoseDataFreshness.Name, mn.PseudonymizerRecords.Name, firstDelivery, fn("pseudonymi"))},
+		StageS3: {Title: "S3", Body: fmt.Sprintf(`- Objects for an hour: `+"`aws s3 ls s3://%[1]s/%[2]s$(date -u +%%Y/%%m/%%d/%%H)/ --summarize`"+` — an hour with no objects while Firehose shows incoming records is a delivery problem; objects present but missing in the warehouse is a load problem.
+- Error prefixes (`+"`processing-failed/`, `*-failed/`"+`) hold records Firehose could not transform or deliver; their count is the loss at this stage.
+- The exporter's S3 nodes count records under each prefix by event time: `+"`%[3]s{kind=\"s3\"}`"+`.`,
+			t.Bucket, goodPrefix, mn.NodeEvents.Name)},
+		StageWarehouse: {Title: "Warehouse", Body: fmt.Sprintf(`- Latest load: `+"`time() - %[1]s`"+` per table.
+- Counts per hour by collector time (compare with the reconcile table's warehouse row):
+
+  `+"```sql"+`
+  SELECT DATE_TRUNC('hour', collector_tstamp) AS hour, COUNT(*) AS events
+  FROM %[2]s
+  WHERE collector_tstamp >= DATEADD(hour, -6, CURRENT_TIMESTAMP())
+  GROUP BY 1 ORDER BY 1;
+  `+"```"+`
+- Loads: `+"`SELECT * FROM TABLE(INFORMATION_SCHEMA.COPY_HISTORY(TABLE_NAME => '%[3]s', START_TIME => DATEADD(hour, -6, CURRENT_TIMESTAMP())));`"+` — rows with `+"`STATUS = 'LOAD_FAILED'`"+` carry the first error; a pipe that stopped loading shows in `+"`SELECT SYSTEM$PIPE_STATUS('<pipe>');`"+`.
+- Bad events land in `+"`%[4]s`"+`; a rise there with a drop in `+"`%[2]s`"+` is a validation problem upstream, not a load problem.`,
+			mn.WarehouseLatestLoad.Name, t.GoodTable, strings.ToUpper(t.GoodTable), t.BadTable)},
+		StageExporter: {Title: "The exporter itself", Body: fmt.Sprintf(`- Per source: `+"`%[1]s`"+` (1 = latest refresh succeeded), `+"`time() - %[2]s`"+`, `+"`%[3]s`"+`, `+"`rate(%[4]s[15m])`"+`. Grafana **Exporter health**.
+- The exporter serves each source's last good result: a failing source freezes the edges that read it instead of making them look lost. Check its logs for the refresh error (they name the source and the failing call).
+- Spend: `+"`sum by (source, unit) (rate(%[5]s[1h]))`"+` — CloudWatch bills per metric requested.`,
+			mn.SourceUp.Name, mn.SourceLastSuccess.Name, mn.SourceRefreshDuration.Name, mn.SourceErrors.Name, mn.SourceCost.Name)},
+	}
+	for k, v := range m {
+		v.Key = k
+		m[k] = v
+	}
+	return m
+}
+
+type runbookData struct {
+	Alert      string
+	Rules      []Rule
+	Runbook    Runbook
+	Dashboard  string
+	Overview   string
+	Stages     []stageText
+	StartAt    map[string]bool
+	Reconcile  string
+	Severities string
+}
+
+var runbookTmpl = template.Must(template.New("runbook").Funcs(template.FuncMap{
+	"dur": promDuration,
+	"inc": func(i int) int { return i + 1 },
+}).Parse(`<!-- Generated by ` + "`make dashboards`" + ` from alerts/rules.go and alerts/runbook*.go; edit those, not this file. -->
+# {{ .Alert }}
+
+Severity: **{{ .Severities }}**. Dashboard: [{{ .Dashboard }}]({{ .Dashboard }}).
+
+## What it means
+
+{{ .Runbook.Meaning }}
+
+## Impact
+
+{{ .Runbook.Impact }}
+
+## First steps
+
+{{ range $i, $s := .Runbook.FirstSteps }}{{ inc $i }}. {{ $s }}
+{{ end }}
+## Reconcile: which stage lost events, how many, since when
+
+Run on a host with the exporter's configuration (read-only; it queries the same sources the exporter does):
+
+` + "```sh" + `
+{{ .Reconcile }}
+echo "exit status $?"   # 1 = a settled edge is out of tolerance
+` + "```" + `
+
+How to read it:
+
+- The first table has one row per **stage** (node of the flow graph, in pipeline order) and one column per
+  **window** (hours by default). Each cell is the count that stage saw for that window. Windows still inside
+  an edge's latency budget are marked unsettled: their downstream counts are still arriving, do not judge them.
+- The second table has one row per **edge** and window: **expected** (what the downstream side should have
+  counted, from the upstream side and the relation: ` + "`eq`" + `, ` + "`ge`" + ` or ` + "`split`" + ` = good + bad),
+  **observed** (what it counted), **discrepancy** (expected − observed; positive = events lost, negative =
+  duplicates) and whether it is within the edge's tolerance.
+- Read edges in pipeline order: the **first** out-of-tolerance edge is where events went missing; edges
+  after it usually inherit the shortfall. The earliest out-of-tolerance window is the "since when".
+- Edges read from CloudWatch are bucketed by arrival time and have wider tolerances; a discrepancy there that
+  moves to the neighbouring window is timing, not loss. Edges bucketed by event time are exact.
+- Exit status 0: every settled edge within tolerance; 1: at least one is out; 2: a usage or configuration error.
+  ` + "`--json`" + ` prints the same tables as JSON, for scripts and for pasting into the incident issue.
+- A source that cannot be read shows as an error for its nodes, not as zero: fix access first (see **The exporter itself** below).
+
+## Diagnosis by stage
+
+{{ range .Stages }}### {{ .Title }}{{ if index $.StartAt .Key }} — start here{{ end }}
+
+{{ .Body }}
+
+{{ end }}## Mitigation
+
+{{ range .Runbook.Mitigation }}- {{ . }}
+{{ end }}
+## Escalation
+
+{{ range .Runbook.Escalation }}- {{ . }}
+{{ end }}
+## The rule{{ if gt (len .Rules) 1 }}s{{ end }}
+
+{{ range .Rules }}Severity ` + "`{{ .Severity }}`" + `, firing after {{ dur .For }}:
+
+` + "```promql" + `
+{{ .Expr }}
+` + "```" + `
+
+{{ end }}Thresholds are named constants in ` + "`alerts/rules.go`" + `, each with the reason for its value. The rule is
+unit-tested in ` + "`alerts/plowline.rules.test.yml`" + ` (` + "`promtool test rules alerts/plowline.rules.test.yml`" + `).
+Overview dashboard: [{{ .Overview }}]({{ .Overview }}).
+`))
+
+// ReconcileCommand is the command every runbook tells on-call to run.
+const ReconcileCommand = "plowline reconcile --config /etc/plowline/exporter.yaml --from -6h --to now"
+
+// RenderRunbook renders the runbook of alert from the rules that share its name.
+func RenderRunbook(o Options, alert string) ([]byte, error) {
+	o = o.withDefaults()
+	var rules []Rule
+	for _, r := range Rules(o) {
+		if r.Alert == alert {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) == 0 {
+		return nil, fmt.Errorf("no rule named %q", alert)
+	}
+	rb := rules[0].Runbook
+	st := stages(o)
+	start := map[string]bool{}
+	var ordered []stageText
+	for _, k := range rb.StartAt {
+		s, ok := st[k]
+		if !ok {
+			return nil, fmt.Errorf("runbook %s: unknown stage %q", alert, k)
+		}
+		start[k] = true
+		ordered = append(ordered, s)
+	}
+	for _, k := range stageOrder {
+		if !start[k] {
+			ordered = append(ordered, st[k])
+		}
+	}
+	var sev []string
+	for _, r := range rules {
+		sev = append(sev, r.Severity)
+	}
+	data := runbookData{
+		Alert: alert, Rules: rules, Runbook: rb,
+		Dashboard: o.DashboardURL(rules[0].Dashboard), Overview: o.DashboardURL(DashboardOverview),
+		Stages: ordered, StartAt: start, Reconcile: ReconcileCommand,
+		Severities: strings.Join(sev, "** or **"),
+	}
+	var b bytes.Buffer
+	if err := runbookTmpl.Execute(&b, data); err != nil {
+		return nil, fmt.Errorf("rendering runbook %s: %w", alert, err)
+	}
+	return b.Bytes(), nil
+}
