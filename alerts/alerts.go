@@ -117,9 +117,9 @@ type Case struct {
 	// the same value share a test file. Zero means a minute; cases spanning
 	// a week use a longer one to keep the test fast.
 	EvalInterval time.Duration
-	Series   []Series
-	EvalTime time.Duration
-	Fires    []Expected
+	Series       []Series
+	EvalTime     time.Duration
+	Fires        []Expected
 }
 
 // Series is one promtool input series in expanding notation.

@@ -54,7 +54,9 @@ func tablePanel(title, desc, unit string, w, h uint32) *table.PanelBuilder {
 
 func row(title string) *dashboard.RowBuilder { return dashboard.NewRowBuilder(title) }
 
-func links(ls ...cog.Builder[dashboard.DashboardLink]) []cog.Builder[dashboard.DashboardLink] { return ls }
+func links(ls ...cog.Builder[dashboard.DashboardLink]) []cog.Builder[dashboard.DashboardLink] {
+	return ls
+}
 
 func overview(o Options) *dashboard.DashboardBuilder {
 	win := "the latest settled window (one per edge's latency budget; 1h by default)"
