@@ -88,6 +88,9 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 			kind = n.Content[i+1].Value
 		}
 	}
+	if kind != "" && !contains(Kinds, kind) {
+		return fmt.Errorf("line %d: source kind %q unknown (want one of %s)", n.Line, kind, strings.Join(Kinds, ", "))
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {

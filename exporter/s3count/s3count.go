@@ -363,8 +363,9 @@ func (s *Source) readNew(ctx context.Context, prefix, format string, ps *prefixS
 		}
 		o := ps.Objects[d.key]
 		o.Read, o.Windows = true, d.c.windows
-		for id, t := range d.c.canary {
-			s.st.canarySeen(id, t)
+		for id := range d.c.canary {
+			// The object's write time is when the event reached S3.
+			s.st.canarySeen(id, o.Modified)
 		}
 		s.st.dirty = true
 	}

@@ -1,0 +1,199 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Site-specific values the GitLab default cannot know; `plowline exporter
+// --print-config` shows them for the operator to replace.
+const (
+	DefaultPrometheusURL      = "http://prometheus.example.internal:9090"
+	DefaultSnowflakeAccount   = "gitlab-account"
+	DefaultSnowflakeKeyFile   = "/etc/plowline/snowflake_rsa_key.p8"
+	DefaultS3StateFile        = "/var/lib/plowline/s3-state.json"
+	DefaultMetricsStateSuffix = "-state.json"
+)
+
+func node(name, src, help string, sel any) Node {
+	return Node{Name: name, Source: src, Help: help, Select: EncodeNode(sel)}
+}
+
+func edge(name, from, to, rel string, ratio float64, budget time.Duration, help string) Edge {
+	return Edge{Name: name, From: from, To: to, Relation: rel, Tolerance: Tolerance{Ratio: ratio}, LatencyBudget: budget, Help: help}
+}
+
+func split(name, from, good, bad string, ratio float64, budget time.Duration, help string) Edge {
+	e := edge(name, from, good, RelationSplit, ratio, budget, help)
+	e.ToBad = bad
+	return e
+}
+
+// Default is GitLab's pipeline on AWS: the trackers' counters in
+// Prometheus, the collector/enricher/pseudonymizer Lambdas' EMF counters
+// and the Kinesis/Firehose metrics in CloudWatch, the records in S3 and the
+// rows in Snowflake, reconciled in 1-hour windows over 24 hours.
+//
+// CloudWatch counts are bucketed by arrival time, so the edges between
+// them and event-time stages carry wider tolerances and budgets.
+func Default() Config {
+	t := GitLabTopology()
+	good, bad := t.DeliveryStreams[0], t.DeliveryStreams[1]
+	lambda := func(fn, m string) string { return "lambda:" + fn + ":" + m }
+	collector, enricher := t.Functions[0], t.Functions[1]
+	c := Config{
+		Window:   time.Hour,
+		Lookback: 24 * time.Hour,
+		Topology: t,
+		Sources: []Source{
+			{Name: "trackers", Kind: KindPrometheus, Interval: time.Minute, Settings: EncodeNode(map[string]any{"url": DefaultPrometheusURL})},
+			{Name: "cloudwatch", Kind: KindCloudWatch, Interval: 5 * time.Minute, Settings: EncodeNode(map[string]any{"period": "1m", "delay": "5m"})},
+			{Name: "s3", Kind: KindS3, Interval: 5 * time.Minute, Timeout: 4 * time.Minute, Settings: EncodeNode(map[string]any{
+				"bucket": t.Bucket, "region": t.Region, "state_file": DefaultS3StateFile})},
+			{Name: "snowflake", Kind: KindWarehouse, Interval: 15 * time.Minute, Timeout: 2 * time.Minute, Settings: EncodeNode(map[string]any{
+				"driver": "snowflake",
+				"snowflake": map[string]string{"account": DefaultSnowflakeAccount, "user": "PLOWLINE_EXPORTER", "role": "PLOWLINE_EXPORTER",
+					"warehouse": "PLOWLINE_XS", "database": "RAW", "schema": "SNOWPLOW", "private_key_file": DefaultSnowflakeKeyFile}})},
+		},
+		Nodes: []Node{
+			node("trackers:emitted", "trackers", "Events the GitLab application emitted (gitlab_snowplow_events_total).", map[string]string{"counter": "gitlab_snowplow_events_total"}),
+			node("trackers:successful", "trackers", "Events the application's tracker delivered to the collector.", map[string]string{"counter": "gitlab_snowplow_successful_events_total"}),
+			node("trackers:failed", "trackers", "Events the application's tracker failed to deliver.", map[string]any{"counter": "gitlab_snowplow_failed_events_total", "absent_as_zero": true}),
+			node("collector", "cloudwatch", "Events the collector Lambda acknowledged (EMF plowline_collector_events_total).", map[string]string{"topology_node": lambda(collector, "events")}),
+			node("enricher:good", "cloudwatch", "Events the enricher Lambda wrote as good (EMF).", map[string]string{"topology_node": lambda(enricher, "events:good")}),
+			node("enricher:bad", "cloudwatch", "Bad rows the enricher Lambda wrote (EMF).", map[string]string{"topology_node": lambda(enricher, "events:bad")}),
+			node("kinesis:enriched-good", "cloudwatch", "Kinesis IncomingRecords of the enriched-good stream.", map[string]string{"topology_node": "kinesis:" + t.Streams[2].Name}),
+			node("kinesis:enriched-bad", "cloudwatch", "Kinesis IncomingRecords of the enriched-bad stream.", map[string]string{"topology_node": "kinesis:" + t.Streams[3].Name}),
+			node("firehose:good:incoming", "cloudwatch", "Firehose IncomingRecords of the enriched-good delivery stream.", map[string]string{"topology_node": "firehose:" + good.Name + ":incoming"}),
+			node("firehose:good:delivered", "cloudwatch", "Firehose DeliveryToS3.Records of the enriched-good delivery stream.", map[string]string{"topology_node": "firehose:" + good.Name + ":delivered"}),
+			node("firehose:bad:delivered", "cloudwatch", "Firehose DeliveryToS3.Records of the enriched-bad delivery stream.", map[string]string{"topology_node": "firehose:" + bad.Name + ":delivered"}),
+			node("s3:good", "s3", "Enriched events in S3 under "+good.Prefix+" (exact, by collector_tstamp).", map[string]string{"prefix": good.Prefix, "count": "records", "format": "tsv"}),
+			node("s3:bad", "s3", "Bad rows in S3 under "+bad.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": bad.Prefix, "count": "records", "format": "bad_rows"}),
+			node("warehouse:good", "snowflake", "Rows in "+t.GoodTable+" by collector_tstamp.", map[string]string{"table": t.GoodTable}),
+			node("warehouse:bad", "snowflake", "Rows in "+t.BadTable+" by failure timestamp.", map[string]string{"table": t.BadTable,
+				"time_expr": "TRY_TO_TIMESTAMP_NTZ(PARSE_JSON(jsontext):data:failure:timestamp::string)"}),
+		},
+		Edges: []Edge{
+			split("trackers_delivery", "trackers:emitted", "trackers:successful", "trackers:failed", 0.001, 5*time.Minute,
+				"Every event the application emits is either delivered or counted as failed."),
+			edge("trackers_to_collector", "trackers:successful", "collector", RelationEq, 0.02, 15*time.Minute,
+				"Delivered by the trackers, acknowledged by the collector (different clocks: 2%)."),
+			split("collector_to_enricher", "collector", "enricher:good", "enricher:bad", 0.005, 15*time.Minute,
+				"Every acknowledged event leaves the enricher as good or as a bad row."),
+			edge("enricher_to_kinesis_good", "enricher:good", "kinesis:enriched-good", RelationEq, 0.005, 15*time.Minute,
+				"Good events reach the enriched-good stream."),
+			edge("kinesis_to_firehose_good", "kinesis:enriched-good", "firehose:good:incoming", RelationEq, 0.01, 20*time.Minute,
+				"Firehose reads every record of the enriched-good stream."),
+			edge("firehose_delivery_good", "firehose:good:incoming", "firehose:good:delivered", RelationEq, 0.01, 30*time.Minute,
+				"Firehose delivers what it received (the pseudonymizer may fail records into processing-failed/)."),
+			edge("firehose_to_s3_good", "firehose:good:delivered", "s3:good", RelationEq, 0.02, time.Hour,
+				"Delivered records are in S3 (arrival time vs. collector time: 2%)."),
+			edge("s3_to_warehouse_good", "s3:good", "warehouse:good", RelationEq, 0.001, 3*time.Hour,
+				"Snowpipe loads every good record."),
+			edge("enricher_to_kinesis_bad", "enricher:bad", "kinesis:enriched-bad", RelationEq, 0.005, 15*time.Minute,
+				"Bad rows reach the enriched-bad stream."),
+			edge("kinesis_to_s3_bad", "kinesis:enriched-bad", "firehose:bad:delivered", RelationEq, 0.02, 30*time.Minute,
+				"Firehose delivers the enriched-bad stream."),
+			edge("firehose_to_s3_bad", "firehose:bad:delivered", "s3:bad", RelationEq, 0.02, time.Hour,
+				"Delivered bad rows are in S3."),
+			edge("s3_to_warehouse_bad", "s3:bad", "warehouse:bad", RelationEq, 0.001, 3*time.Hour,
+				"Snowpipe loads every bad row."),
+		},
+	}
+	c.fillDefaults()
+	return c
+}
+
+// LocalOptions say where `plowline run`'s parts are.
+type LocalOptions struct {
+	// DataDir holds the exporter's state files.
+	DataDir string
+	// CollectorURL is the collector's base URL (for the canary; empty: no canary).
+	CollectorURL string
+	// MetricsURL is the /metrics of the process running the pipeline.
+	MetricsURL string
+	// S3Endpoint and Bucket are the embedded object store.
+	S3Endpoint, Bucket string
+	// WarehousePath is the embedded SQLite warehouse.
+	WarehousePath string
+	// Window is the reconciliation window (default 1m); Interval the
+	// refresh interval of every source (default 5s); Budget the latency
+	// budget of every edge (default 30s).
+	Window, Interval, Budget time.Duration
+	// Topology names the streams and prefixes (default GitLab's).
+	Topology *Topology
+}
+
+// Local is `plowline run`'s pipeline: the process's own counters, the
+// embedded object store and the embedded warehouse, in short windows.
+func Local(o LocalOptions) Config {
+	if o.Window == 0 {
+		o.Window = time.Minute
+	}
+	if o.Interval == 0 {
+		o.Interval = 5 * time.Second
+	}
+	if o.Budget == 0 {
+		o.Budget = 30 * time.Second
+	}
+	t := GitLabTopology()
+	if o.Topology != nil {
+		t = *o.Topology
+	}
+	good, bad := t.DeliveryStreams[0], t.DeliveryStreams[1]
+	metric := func(name string, match map[string]string) map[string]any {
+		m := map[string]any{"metric": name}
+		if match != nil {
+			m["match"] = match
+		}
+		return m
+	}
+	c := Config{
+		Window:   o.Window,
+		Lookback: 2 * time.Hour,
+		Topology: t,
+		Sources: []Source{
+			{Name: "pipeline", Kind: KindMetrics, Interval: o.Interval, Settings: EncodeNode(map[string]any{
+				"url": o.MetricsURL, "state_file": filepath.Join(o.DataDir, "exporter", "pipeline"+DefaultMetricsStateSuffix)})},
+			{Name: "lake", Kind: KindS3, Interval: o.Interval, Settings: EncodeNode(map[string]any{
+				"bucket": o.Bucket, "endpoint": o.S3Endpoint, "region": "us-east-1", "force_path_style": true, "anonymous": true,
+				"close_after": "2m", "state_file": filepath.Join(o.DataDir, "exporter", "s3-state.json")})},
+			{Name: "warehouse", Kind: KindWarehouse, Interval: o.Interval, Settings: EncodeNode(map[string]any{
+				"driver": "sqlite", "path": o.WarehousePath})},
+		},
+		Nodes: []Node{
+			node("collector", "pipeline", "Events the collector acknowledged (plowline_collector_events_total).", metric("plowline_collector_events_total", nil)),
+			node("enricher:good", "pipeline", "Events the enricher wrote as good.", metric("plowline_enricher_events_total", map[string]string{"result": "good"})),
+			node("enricher:bad", "pipeline", "Bad rows the enricher wrote.", metric("plowline_enricher_events_total", map[string]string{"result": "bad"})),
+			node("pseudonymizer:good", "pipeline", "Good events the pseudonymizer transformed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": good.Name, "result": "ok"})),
+			node("lake:good", "pipeline", "Good records the batch writer put under "+good.Prefix+".", metric("plowline_lake_records_written_total", map[string]string{"prefix": good.Prefix})),
+			node("s3:good", "lake", "Enriched events in the object store under "+good.Prefix+" (exact, by collector_tstamp).", map[string]string{"prefix": good.Prefix, "count": "records", "format": "tsv"}),
+			node("s3:bad", "lake", "Bad rows in the object store under "+bad.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": bad.Prefix, "count": "records", "format": "bad_rows"}),
+			node("warehouse:good", "warehouse", "Rows in "+t.GoodTable+" by collector_tstamp.", map[string]string{"table": t.GoodTable}),
+			node("warehouse:bad", "warehouse", "Rows in "+t.BadTable+" by failure timestamp.", map[string]string{"table": t.BadTable,
+				"time_expr": "json_extract(jsontext, '$.data.failure.timestamp')"}),
+		},
+		Edges: []Edge{
+			split("collector_to_enricher", "collector", "enricher:good", "enricher:bad", 0, o.Budget,
+				"Every acknowledged event leaves the enricher as good or as a bad row."),
+			edge("enricher_to_pseudonymizer", "enricher:good", "pseudonymizer:good", RelationEq, 0, o.Budget,
+				"The pseudonymizer transforms every good event."),
+			edge("pseudonymizer_to_lake", "pseudonymizer:good", "lake:good", RelationEq, 0, o.Budget,
+				"The batch writer puts every transformed event."),
+			edge("lake_to_s3_good", "lake:good", "s3:good", RelationEq, 0, o.Budget,
+				"Records put are in the object store."),
+			edge("s3_to_warehouse_good", "s3:good", "warehouse:good", RelationEq, 0, o.Budget,
+				"The loader loads every good record."),
+			edge("s3_to_warehouse_bad", "s3:bad", "warehouse:bad", RelationEq, 0, o.Budget,
+				"The loader loads every bad row."),
+		},
+	}
+	if o.CollectorURL != "" {
+		c.Canary = &Canary{CollectorURL: o.CollectorURL, Interval: time.Minute, Deadline: 5 * time.Minute, Stages: []CanaryStage{
+			{Name: "s3", Source: "lake", Node: "s3:good"},
+			{Name: "warehouse", Source: "warehouse", Node: "warehouse:good"},
+		}}
+	}
+	c.fillDefaults()
+	return c
+}
