@@ -166,10 +166,24 @@ func (s *Source) hasGauges() bool {
 
 // answer gathers one query's datapoints over all pages.
 type answer struct {
-	points map[int64]float64 // period start (Unix seconds) → value
-	status types.StatusCode  // status of the last page that carried it
-	failed string            // why CloudWatch could not answer it, if it could not
-	oldest int64             // oldest timestamp returned (ScanBy descending)
+	start, step int64     // first period start and period, Unix seconds
+	vals        []float64 // per period of the request: value
+	has         []bool    // per period: CloudWatch returned a datapoint
+	status      types.StatusCode
+	failed      string // why CloudWatch could not answer it, if it could not
+	oldest      int64  // oldest timestamp returned (ScanBy descending)
+}
+
+// at is the datapoint of the period starting at sec, if there is one.
+func (a *answer) at(sec int64) (float64, bool) {
+	if sec < a.start || (sec-a.start)%a.step != 0 {
+		return 0, false
+	}
+	i := (sec - a.start) / a.step
+	if i >= int64(len(a.vals)) {
+		return 0, false
+	}
+	return a.vals[i], a.has[i]
 }
 
 // fetch asks for every query over [start, end): one call per 500 queries,
@@ -198,7 +212,7 @@ func (s *Source) fetch(ctx context.Context, start, end time.Time) (map[string]*a
 				return nil, err
 			}
 			for _, res := range out.MetricDataResults {
-				if err := collect(answers, res, s.cfg.Period); err != nil {
+				if err := collect(answers, res, start, end, s.cfg.Period); err != nil {
 					return nil, fmt.Errorf("cloudwatch source %q: %w", s.name, err)
 				}
 			}
@@ -222,11 +236,12 @@ func (s *Source) fetch(ctx context.Context, start, end time.Time) (map[string]*a
 }
 
 // collect merges one page's result for a query into answers.
-func collect(answers map[string]*answer, res types.MetricDataResult, period time.Duration) error {
+func collect(answers map[string]*answer, res types.MetricDataResult, start, end time.Time, period time.Duration) error {
 	id := aws.ToString(res.Id)
 	a := answers[id]
 	if a == nil {
-		a = &answer{points: map[int64]float64{}, oldest: -1}
+		n := int(end.Sub(start) / period)
+		a = &answer{start: start.Unix(), step: int64(period / time.Second), vals: make([]float64, n), has: make([]bool, n), oldest: -1}
 		answers[id] = a
 	}
 	a.status = res.StatusCode
@@ -250,7 +265,11 @@ func collect(answers map[string]*answer, res types.MetricDataResult, period time
 			return nil
 		}
 		sec := alignDown(ts, period).Unix()
-		a.points[sec] = res.Values[i]
+		if sec < a.start || sec >= a.start+a.step*int64(len(a.vals)) {
+			continue // outside what was asked for
+		}
+		j := (sec - a.start) / a.step
+		a.vals[j], a.has[j] = res.Values[i], true
 		if a.oldest < 0 || sec < a.oldest {
 			a.oldest = sec
 		}
@@ -310,11 +329,14 @@ func knownFrom(a *answer, start, end time.Time) time.Time {
 func windowSum(a *answer, w time.Time, window, p time.Duration, strict bool) (float64, bool) {
 	var sum float64
 	for t := w; t.Before(w.Add(window)); t = t.Add(p) {
-		v, ok := a.points[t.Unix()]
+		v, ok := a.at(t.Unix())
 		if !ok && strict {
 			return 0, false
 		}
 		sum += v
+	}
+	if math.IsInf(sum, 0) { // absurd values that overflowed
+		return 0, false
 	}
 	return sum, true
 }
@@ -333,23 +355,18 @@ func (s *Source) gaugeValue(q Query, a *answer, known, settled time.Time) (float
 		return 0, false
 	}
 	if q.Stat == "Sum" {
-		v, ok := a.points[last.Unix()]
+		v, ok := a.at(last.Unix())
 		if !ok && q.Missing == "unknown" {
 			return 0, false
 		}
 		return v * scale, true
 	}
-	oldest := settled.Add(-s.cfg.GaugeMaxAge).Unix()
-	newest := int64(-1)
-	for ts := range a.points {
-		if ts >= oldest && ts < settled.Unix() && ts > newest {
-			newest = ts
+	for t := last; !t.Before(settled.Add(-s.cfg.GaugeMaxAge)) && !t.Before(known); t = t.Add(-p) {
+		if v, ok := a.at(t.Unix()); ok {
+			return v * scale, true
 		}
 	}
-	if newest < 0 {
-		return 0, false
-	}
-	return a.points[newest] * scale, true
+	return 0, false
 }
 
 // call makes one GetMetricData call, retrying throttling and transient

@@ -130,14 +130,21 @@ func (s *Source) counter(ctx context.Context, q Query, from time.Time, w time.Du
 	if err != nil {
 		return nil, nil, err
 	}
+	counts, known := increases(m, from, w, n, q.AbsentAsZero)
+	return counts, known, nil
+}
+
+// increases is the per-window arithmetic of counter queries over the
+// matrix Prometheus returned for boundaries 0..n.
+func increases(m model.Matrix, from time.Time, w time.Duration, n int, absentAsZero bool) ([]float64, []bool) {
 	counts := make([]float64, n)
 	known := make([]bool, n)
 	if len(m) == 0 {
 		// No series at all: nothing is known unless absence means zero.
 		for k := range known {
-			known[k] = q.AbsentAsZero
+			known[k] = absentAsZero
 		}
-		return counts, known, nil
+		return counts, known
 	}
 	present := make([]int, n+1) // series with a value at each boundary
 	for _, ss := range m {
@@ -162,7 +169,7 @@ func (s *Source) counter(ctx context.Context, q Query, from time.Time, w time.Du
 	for k := range known {
 		known[k] = true
 	}
-	if !q.AbsentAsZero {
+	if !absentAsZero {
 		// A boundary where no series has a value is a gap in Prometheus's
 		// data (it was down, or the targets were): the window ending there
 		// lacks increments and the one starting there holds them. Both are
@@ -179,7 +186,12 @@ func (s *Source) counter(ctx context.Context, q Query, from time.Time, w time.Du
 			}
 		}
 	}
-	return counts, known, nil
+	for k, c := range counts {
+		if math.IsInf(c, 0) { // absurd values that overflowed
+			known[k] = false
+		}
+	}
+	return counts, known
 }
 
 // expr evaluates the query with $__window replaced at the n window ends;
