@@ -48,8 +48,11 @@ func barPanel(title, desc, unit string, w, h uint32) *bargauge.PanelBuilder {
 }
 
 func tablePanel(title, desc, unit string, w, h uint32) *table.PanelBuilder {
+	// The footer is spelled out: the SDK's default leaves its reducer null,
+	// which its own strict decoder then refuses.
 	return table.NewPanelBuilder().Title(title).Description(desc).Unit(unit).
-		Datasource(promDS()).Span(w).Height(h)
+		Datasource(promDS()).Span(w).Height(h).
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}))
 }
 
 func row(title string) *dashboard.RowBuilder { return dashboard.NewRowBuilder(title) }
