@@ -145,10 +145,12 @@ func (e *Exporter) Done() <-chan struct{} { return e.done }
 // `plowline reconcile` does — and returns the sources that failed.
 func (e *Exporter) RefreshOnce(ctx context.Context, from, to time.Time) error {
 	r := source.Range{From: flow.Align(from, e.cfg.Window), To: flow.Align(to.Add(e.cfg.Window-time.Nanosecond), e.cfg.Window), Window: e.cfg.Window}
-	err := e.sched.RefreshAll(ctx, r)
-	e.closeSources()
-	return err
+	return e.sched.RefreshAll(ctx, r)
 }
+
+// Close releases the sources (database connections) of an exporter that
+// was never started; a started one closes them when its context ends.
+func (e *Exporter) Close() { e.closeSources() }
 
 // Changed returns a channel closed at the next completed source refresh.
 func (e *Exporter) Changed() <-chan struct{} { return e.sched.Changed() }

@@ -164,11 +164,12 @@ func (s *Scheduler) refresh(ctx context.Context, e Entry, r source.Range) error 
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	res, err := safeRefresh(rctx, src, r)
-	cancel()
-	took := s.Now().Sub(start)
 	if err == nil && rctx.Err() != nil {
+		// Finished, but past its deadline: the result may be partial.
 		err = rctx.Err()
 	}
+	cancel()
+	took := s.Now().Sub(start)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)
 	}
