@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
+	"github.com/plowline/plowline/exporter/cloudwatch/cloudwatchtest"
 	"github.com/plowline/plowline/exporter/config"
 	"github.com/plowline/plowline/exporter/source"
 	"github.com/plowline/plowline/metricname"
@@ -64,7 +65,7 @@ func wantFrom(g func(string, time.Time) (float64, bool), key string, w time.Time
 
 // realClient is the production client from NewClient, pointed at the
 // double with fake static credentials from the environment.
-func realClient(t *testing.T, f *fakeCloudWatch) *cloudwatch.Client {
+func realClient(t *testing.T, f *cloudwatchtest.Server) *cloudwatch.Client {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDPLOWLINETEST")
@@ -74,14 +75,14 @@ func realClient(t *testing.T, f *fakeCloudWatch) *cloudwatch.Client {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	c, err := NewClient(context.Background(), Config{Region: "us-east-1", Endpoint: f.srv.URL})
+	c, err := NewClient(context.Background(), Config{Region: "us-east-1", Endpoint: f.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func newTestSource(t *testing.T, f *fakeCloudWatch, cfg Config) *Source {
+func newTestSource(t *testing.T, f *cloudwatchtest.Server, cfg Config) *Source {
 	t.Helper()
 	s, err := New("cw", cfg, realClient(t, f))
 	if err != nil {
@@ -101,6 +102,10 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func keyOf(q Query) string {
+	return cloudwatchtest.Key(q.Namespace, q.MetricName, q.Dimensions, q.Stat)
+}
+
 func gitlabConfig() Config {
 	return Config{Queries: QueriesForTopology(config.GitLabTopology())}
 }
@@ -111,14 +116,15 @@ func hours(from, to int) source.Range {
 }
 
 func TestDefaultGitLabQueriesOneCallSettledWindows(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
+	f := cloudwatchtest.NewServer(t, gen)
 	cfg := gitlabConfig()
 	s := newTestSource(t, f, cfg)
 	res, err := s.Refresh(context.Background(), hours(6, 13))
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, metrics, reqs := f.snapshot()
+	calls, metrics := f.Calls()
+	reqs := f.Requests()
 	if calls != 1 || metrics != len(cfg.Queries) {
 		t.Fatalf("one refresh of %d queries made %d calls requesting %d metrics; want 1 call", len(cfg.Queries), calls, metrics)
 	}
@@ -201,7 +207,7 @@ func TestDefaultGitLabQueriesOneCallSettledWindows(t *testing.T) {
 }
 
 func TestBatchesOf500QueriesPerCall(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
+	f := cloudwatchtest.NewServer(t, gen)
 	var qs []Query
 	for i := range 1201 {
 		qs = append(qs, Query{Namespace: "AWS/Kinesis", MetricName: "IncomingRecords", Stat: "Sum",
@@ -212,7 +218,8 @@ func TestBatchesOf500QueriesPerCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, metrics, reqs := f.snapshot()
+	calls, metrics := f.Calls()
+	reqs := f.Requests()
 	if calls != 3 || metrics != 1201 {
 		t.Fatalf("%d calls for %d metrics; want 3 calls (500+500+201)", calls, metrics)
 	}
@@ -233,21 +240,22 @@ func TestBatchesOf500QueriesPerCall(t *testing.T) {
 }
 
 func TestPaginationFollowedToTheEnd(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
+	f := cloudwatchtest.NewServer(t, gen)
 	cfg := gitlabConfig()
 	whole := newTestSource(t, f, cfg)
 	want, err := whole.Refresh(context.Background(), hours(6, 13))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f = newFakeCloudWatch(t, gen)
+	f = cloudwatchtest.NewServer(t, gen)
 	cfg.MaxDatapoints = 1000
 	paged := newTestSource(t, f, cfg)
 	got, err := paged.Refresh(context.Background(), hours(6, 13))
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls, metrics, reqs := f.snapshot()
+	calls, metrics := f.Calls()
+	reqs := f.Requests()
 	if calls < 10 {
 		t.Fatalf("%d calls with 1000 datapoints per page; pagination not exercised", calls)
 	}
@@ -275,7 +283,7 @@ func TestPartialAndFailedAnswersAreUnknownNotZero(t *testing.T) {
 		}
 		return gen(key, ts)
 	}
-	f := newFakeCloudWatch(t, holes)
+	f := cloudwatchtest.NewServer(t, holes)
 	raw := Query{Namespace: "AWS/Kinesis", MetricName: "IncomingRecords", Stat: "Sum",
 		Dimensions: map[string]string{"StreamName": "snowplow-raw-good"}, Node: "raw"}
 	forbidden := Query{Namespace: "AWS/Kinesis", MetricName: "IncomingRecords", Stat: "Sum",
@@ -289,8 +297,8 @@ func TestPartialAndFailedAnswersAreUnknownNotZero(t *testing.T) {
 		Dimensions: map[string]string{"FunctionName": "quiet"}, Node: "quiet"}
 	// CloudWatch returns only the newest 150 periods of raw, flagged
 	// PartialData and without a NextToken.
-	f.partial[keyOf(raw)] = 150
-	f.status[keyOf(forbidden)] = "Forbidden"
+	f.Partial(keyOf(raw), 150)
+	f.Status(keyOf(forbidden), "Forbidden")
 
 	s := newTestSource(t, f, Config{Queries: []Query{raw, forbidden, strict, lenient, quiet}})
 	res, err := s.Refresh(context.Background(), hours(6, 13))
@@ -335,8 +343,8 @@ func TestPartialAndFailedAnswersAreUnknownNotZero(t *testing.T) {
 func TestThrottlingRetriedWithGrowingBackoff(t *testing.T) {
 	for _, use429 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("429=%v", use429), func(t *testing.T) {
-			f := newFakeCloudWatch(t, gen)
-			f.throttle, f.throttle429 = 3, use429
+			f := cloudwatchtest.NewServer(t, gen)
+			f.Throttle(3, use429)
 			cfg := gitlabConfig()
 			s := newTestSource(t, f, cfg)
 			var waits []time.Duration
@@ -344,7 +352,7 @@ func TestThrottlingRetriedWithGrowingBackoff(t *testing.T) {
 			if _, err := s.Refresh(context.Background(), hours(10, 12)); err != nil {
 				t.Fatal(err)
 			}
-			calls, metrics, _ := f.snapshot()
+			calls, metrics := f.Calls()
 			if calls != 4 || len(waits) != 3 {
 				t.Fatalf("%d calls, %d waits; want 3 throttled calls then success", calls, len(waits))
 			}
@@ -362,8 +370,8 @@ func TestThrottlingRetriedWithGrowingBackoff(t *testing.T) {
 }
 
 func TestThrottlingGivesUpBeforeTheDeadline(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
-	f.throttle = 1 << 30
+	f := cloudwatchtest.NewServer(t, gen)
+	f.Throttle(1<<30, false)
 	cfg := gitlabConfig()
 	cfg.MaxAttempts = 50
 	s := newTestSource(t, f, cfg)
@@ -382,25 +390,25 @@ func TestThrottlingGivesUpBeforeTheDeadline(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) || took >= 1500*time.Millisecond {
 		t.Errorf("gave up only at the deadline (%s): %v", took, err)
 	}
-	calls, _, _ := f.snapshot()
+	calls, _ := f.Calls()
 	if calls < 3 || s.Usage().Costs()[CostUnit] != 0 {
 		t.Errorf("%d calls, %v billed; want several attempts and nothing billed", calls, s.Usage().Costs())
 	}
 
 	// MaxAttempts bounds retries too.
-	f2 := newFakeCloudWatch(t, gen)
-	f2.throttle = 1 << 30
+	f2 := cloudwatchtest.NewServer(t, gen)
+	f2.Throttle(1<<30, false)
 	cfg.MaxAttempts = 4
 	s2 := newTestSource(t, f2, cfg)
 	_, err = s2.Refresh(context.Background(), hours(10, 12))
-	if calls, _, _ := f2.snapshot(); err == nil || calls != 4 || !strings.Contains(err.Error(), "after 4 attempts") {
+	if calls, _ := f2.Calls(); err == nil || calls != 4 || !strings.Contains(err.Error(), "after 4 attempts") {
 		t.Errorf("%d calls, error %v; want 4 attempts then failure", calls, err)
 	}
 }
 
 func TestBadCredentialsFailTheRefreshClearly(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
-	f.deny = true
+	f := cloudwatchtest.NewServer(t, gen)
+	f.Deny(true)
 	s := newTestSource(t, f, gitlabConfig())
 	_, err := s.Refresh(context.Background(), hours(10, 12))
 	if err == nil {
@@ -415,15 +423,15 @@ func TestBadCredentialsFailTheRefreshClearly(t *testing.T) {
 	if strings.Contains(msg, testSecret) {
 		t.Errorf("error leaks the secret key: %s", msg)
 	}
-	if calls, _, _ := f.snapshot(); calls != 1 {
+	if calls, _ := f.Calls(); calls != 1 {
 		t.Errorf("%d calls; a credentials error must not be retried", calls)
 	}
 }
 
 func TestUnreachableEndpointFails(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
+	f := cloudwatchtest.NewServer(t, gen)
 	s := newTestSource(t, f, Config{Queries: gitlabConfig().Queries, MaxAttempts: 2})
-	f.srv.Close()
+	f.Close()
 	_, err := s.Refresh(context.Background(), hours(10, 12))
 	if err == nil || !strings.Contains(err.Error(), "calling CloudWatch GetMetricData") {
 		t.Fatalf("want a clear connection error, got %v", err)
@@ -445,7 +453,7 @@ func TestCallsPerHourIndependentOfScrapes(t *testing.T) {
 		return source.Range{From: to.Add(-4 * time.Hour), To: to, Window: time.Hour}
 	}
 	hour := func(scrape time.Duration, synchronous bool) (calls, metrics, served int) {
-		f := newFakeCloudWatch(t, gen)
+		f := cloudwatchtest.NewServer(t, gen)
 		s := newTestSource(t, f, cfg)
 		var cached source.Result
 		var last time.Time
@@ -460,7 +468,7 @@ func TestCallsPerHourIndependentOfScrapes(t *testing.T) {
 			}
 			served += len(cached.Series) // the scrape reads the cache
 		}
-		calls, metrics, _ = f.snapshot()
+		calls, metrics = f.Calls()
 		return calls, metrics, served
 	}
 	c15, m15, s15 := hour(15*time.Second, false)
@@ -482,7 +490,7 @@ func TestCallsPerHourIndependentOfScrapes(t *testing.T) {
 }
 
 func TestRefreshRejectsMisalignedRanges(t *testing.T) {
-	f := newFakeCloudWatch(t, gen)
+	f := cloudwatchtest.NewServer(t, gen)
 	s := newTestSource(t, f, gitlabConfig())
 	r := hours(10, 12)
 	r.Window = 90 * time.Second
@@ -504,7 +512,7 @@ func TestRefreshRejectsMisalignedRanges(t *testing.T) {
 			t.Fatalf("unsettled window reported: %v", se)
 		}
 	}
-	if _, _, reqs := f.snapshot(); len(reqs) != 1 || !reqs[0].Start.Equal(time.Date(2026, 11, 26, 11, 47, 0, 0, time.UTC)) {
+	if reqs := f.Requests(); len(reqs) != 1 || !reqs[0].Start.Equal(time.Date(2026, 11, 26, 11, 47, 0, 0, time.UTC)) {
 		t.Errorf("gauge-only request: %+v", reqs)
 	}
 }

@@ -1,4 +1,10 @@
-package cloudwatch
+// Package cloudwatchtest is a wire-level double of CloudWatch's
+// GetMetricData for tests: an httptest server on 127.0.0.1 that decodes
+// the real Go SDK's signed Smithy RPC v2 CBOR requests, serves datapoints
+// from a generator function, paginates by MaxDatapoints with NextToken,
+// and on demand throttles, rejects credentials, answers a metric
+// partially or refuses it. Point the SDK client's BaseEndpoint at URL.
+package cloudwatchtest
 
 import (
 	"fmt"
@@ -16,13 +22,10 @@ import (
 	"github.com/aws/smithy-go/encoding/cbor"
 )
 
-// fakeCloudWatch is a wire-level double of CloudWatch's GetMetricData as
-// the Go SDK speaks it (Smithy RPC v2 CBOR): it decodes the real client's
-// signed requests, serves datapoints from a generator, paginates by
-// MaxDatapoints with NextToken, and on demand throttles, rejects
-// credentials or answers a query partially.
-type fakeCloudWatch struct {
-	t   testing.TB
+// Server is the double. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the endpoint to give the SDK client (BaseEndpoint).
+	URL string
 	srv *httptest.Server
 
 	mu sync.Mutex
@@ -43,10 +46,11 @@ type fakeCloudWatch struct {
 
 	calls            int
 	metricsRequested int
-	requests         []fakeRequest
+	requests         []Request
 }
 
-type fakeRequest struct {
+// Request is what one GetMetricData call asked for.
+type Request struct {
 	Start, End    time.Time
 	Queries       int
 	MaxDatapoints int64
@@ -54,21 +58,75 @@ type fakeRequest struct {
 	Throttled     bool
 }
 
-type fakeQuery struct {
+type query struct {
 	id, key string
 	period  int64
 }
 
 var idPattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
 
-func newFakeCloudWatch(t testing.TB, value func(key string, ts time.Time) (float64, bool)) *fakeCloudWatch {
-	f := &fakeCloudWatch{t: t, value: value, partial: map[string]int{}, status: map[string]string{}}
+// NewServer starts the double; value gives the datapoint of a metric
+// (named by Key) for the period starting at ts, or false for none. The
+// server stops when the test ends.
+func NewServer(t testing.TB, value func(key string, ts time.Time) (float64, bool)) *Server {
+	f := &Server{value: value, partial: map[string]int{}, status: map[string]string{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-func (f *fakeCloudWatch) serve(w http.ResponseWriter, r *http.Request) {
+// Close stops the server (to test an unreachable endpoint).
+func (f *Server) Close() { f.srv.Close() }
+
+// Throttle answers the next n calls with a throttling error: HTTP 400
+// Throttling "Rate exceeded", or HTTP 429 TooManyRequestsException.
+func (f *Server) Throttle(n int, status429 bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.throttle, f.throttle429 = n, status429
+}
+
+// Deny makes every call fail with HTTP 403 UnrecognizedClientException.
+func (f *Server) Deny(deny bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deny = deny
+}
+
+// Partial answers the metric key with only its newest keep datapoints,
+// status PartialData and no NextToken for it.
+func (f *Server) Partial(key string, keep int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.partial[key] = keep
+}
+
+// Status answers the metric key with this StatusCode (e.g. Forbidden) and
+// no data.
+func (f *Server) Status(key, code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status[key] = code
+}
+
+// Calls is the number of GetMetricData calls received, and
+// MetricsRequested the queries of the calls answered with data (what AWS
+// bills).
+func (f *Server) Calls() (calls, metricsRequested int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.metricsRequested
+}
+
+// Requests lists every call received.
+func (f *Server) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Request(nil), f.requests...)
+}
+
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	const path = "/service/GraniteServiceVersion20100801/operation/GetMetricData"
 	if r.Method != http.MethodPost || r.URL.Path != path {
 		f.fail(w, 404, "UnknownOperationException", fmt.Sprintf("%s %s", r.Method, r.URL.Path))
@@ -121,7 +179,7 @@ func (f *fakeCloudWatch) serve(w http.ResponseWriter, r *http.Request) {
 		f.fail(w, 400, "ValidationError", fmt.Sprintf("%d MetricDataQueries; 1..500 allowed", len(list)))
 		return
 	}
-	var queries []fakeQuery
+	var queries []query
 	for _, qv := range list {
 		q, err := decodeQuery(qv)
 		if err != nil {
@@ -138,7 +196,7 @@ func (f *fakeCloudWatch) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	req := fakeRequest{Start: start, End: end, Queries: len(queries), MaxDatapoints: maxPoints, Token: string(token)}
+	req := Request{Start: start, End: end, Queries: len(queries), MaxDatapoints: maxPoints, Token: string(token)}
 	switch {
 	case f.deny:
 		f.requests = append(f.requests, req)
@@ -231,14 +289,14 @@ func (f *fakeCloudWatch) serve(w http.ResponseWriter, r *http.Request) {
 	f.write(w, 200, resp)
 }
 
-func decodeQuery(v cbor.Value) (fakeQuery, error) {
+func decodeQuery(v cbor.Value) (query, error) {
 	m, ok := v.(cbor.Map)
 	if !ok {
-		return fakeQuery{}, fmt.Errorf("query is %T", v)
+		return query{}, fmt.Errorf("query is %T", v)
 	}
 	id, _ := m["Id"].(cbor.String)
 	if !idPattern.MatchString(string(id)) {
-		return fakeQuery{}, fmt.Errorf("Id %q does not match %s", id, idPattern)
+		return query{}, fmt.Errorf("Id %q does not match %s", id, idPattern)
 	}
 	ms, _ := m["MetricStat"].(cbor.Map)
 	metric, _ := ms["Metric"].(cbor.Map)
@@ -247,7 +305,7 @@ func decodeQuery(v cbor.Value) (fakeQuery, error) {
 	stat, _ := ms["Stat"].(cbor.String)
 	period, err := cbor.AsInt64(ms["Period"])
 	if ns == "" || name == "" || stat == "" || err != nil || period <= 0 {
-		return fakeQuery{}, fmt.Errorf("query %s: incomplete MetricStat %v", id, ms)
+		return query{}, fmt.Errorf("query %s: incomplete MetricStat %v", id, ms)
 	}
 	dims := map[string]string{}
 	dl, _ := metric["Dimensions"].(cbor.List)
@@ -257,11 +315,12 @@ func decodeQuery(v cbor.Value) (fakeQuery, error) {
 		val, _ := d["Value"].(cbor.String)
 		dims[string(n)] = string(val)
 	}
-	return fakeQuery{id: string(id), key: fakeKey(string(ns), string(name), dims, string(stat)), period: period}, nil
+	return query{id: string(id), key: Key(string(ns), string(name), dims, string(stat)), period: period}, nil
 }
 
-// fakeKey names a metric+stat the way tests refer to it.
-func fakeKey(ns, name string, dims map[string]string, stat string) string {
+// Key names a metric and statistic the way value, Partial and Status
+// refer to it: Namespace/MetricName{Dim=value,...} Stat, dimensions sorted.
+func Key(ns, name string, dims map[string]string, stat string) string {
 	var parts []string
 	for k, v := range dims {
 		parts = append(parts, k+"="+v)
@@ -270,23 +329,15 @@ func fakeKey(ns, name string, dims map[string]string, stat string) string {
 	return ns + "/" + name + "{" + strings.Join(parts, ",") + "} " + stat
 }
 
-func keyOf(q Query) string { return fakeKey(q.Namespace, q.MetricName, q.Dimensions, q.Stat) }
-
-func (f *fakeCloudWatch) fail(w http.ResponseWriter, status int, typ, msg string) {
+func (f *Server) fail(w http.ResponseWriter, status int, typ, msg string) {
 	f.write(w, status, cbor.Map{"__type": cbor.String(typ), "message": cbor.String(msg)})
 }
 
-func (f *fakeCloudWatch) write(w http.ResponseWriter, status int, v cbor.Value) {
+func (f *Server) write(w http.ResponseWriter, status int, v cbor.Value) {
 	w.Header().Set("Content-Type", "application/cbor")
 	w.Header().Set("Smithy-Protocol", "rpc-v2-cbor")
 	w.WriteHeader(status)
 	w.Write(cbor.Encode(v))
-}
-
-func (f *fakeCloudWatch) snapshot() (calls, metrics int, reqs []fakeRequest) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls, f.metricsRequested, append([]fakeRequest(nil), f.requests...)
 }
 
 func isPartial(m map[string]int, key string) bool {
