@@ -178,9 +178,16 @@ func evaluateEdge(e config.Edge, nodes map[string]Node, windows []time.Time, win
 	}
 	for _, w := range windows {
 		var j Judgement
-		if !Settled(w, window, e.LatencyBudget, now) || !Settled(w, window, e.LatencyBudget, asOf) {
+		switch {
+		case !Settled(w, window, e.LatencyBudget, now):
 			j = Judgement{Window: w, Status: Pending}
-		} else {
+		case asOf.IsZero():
+			// A source never succeeded: settled, but nothing to judge with.
+			j = Judgement{Window: w, Status: Unknown}
+		case !Settled(w, window, e.LatencyBudget, asOf):
+			// Settled, but not read since: the counts may still grow.
+			j = Judgement{Window: w, Status: Pending}
+		default:
 			j = Judge(e, from.Counts, to.Counts, toBad.Counts, w)
 		}
 		er.Windows = append(er.Windows, j)

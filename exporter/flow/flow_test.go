@@ -186,3 +186,19 @@ func TestPropertyConservation(t *testing.T) {
 		}
 	}
 }
+
+func TestNeverReadSourceIsUnknownNotPending(t *testing.T) {
+	now := t0.Add(2 * time.Hour)
+	nodes := map[string]Node{"a": {Counts: series(1, 1), AsOf: now}, "b": {}}
+	r := Evaluate(graph(0), nodes, now)
+	e := r.Edges[0]
+	if e.Latest != nil {
+		t.Fatalf("judged without data: %+v", e.Latest)
+	}
+	if got := e.Windows[len(e.Windows)-2].Status; got != Unknown {
+		t.Errorf("settled window with a never-read source is %s, want unknown", got)
+	}
+	if got := e.Windows[len(e.Windows)-1].Status; got != Pending {
+		t.Errorf("current window is %s, want pending", got)
+	}
+}
