@@ -188,7 +188,7 @@ func TestPropertyConservation(t *testing.T) {
 }
 
 func TestNeverReadSourceIsUnknownNotPending(t *testing.T) {
-	now := t0.Add(2 * time.Hour)
+	now := t0.Add(2*time.Hour + 30*time.Minute)
 	nodes := map[string]Node{"a": {Counts: series(1, 1), AsOf: now}, "b": {}}
 	r := Evaluate(graph(0), nodes, now)
 	e := r.Edges[0]
