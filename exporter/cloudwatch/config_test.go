@@ -76,8 +76,11 @@ queries:
     node: kinesis:raw
     missing: unknown
 `
+	// Strictly, as the exporter decodes source settings: no unknown keys.
 	var c Config
-	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Validate(); err != nil {
