@@ -1,0 +1,475 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/plowline/plowline/metricname"
+	"github.com/plowline/plowline/pipeline/badrow"
+	"github.com/plowline/plowline/pipeline/event"
+)
+
+// ObjectStore is the part of the S3 API the loader needs (*s3.Client has it).
+type ObjectStore interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Route says which table an object prefix loads into.
+type Route struct {
+	Prefix string
+	Table  string
+}
+
+// The delivery prefixes, as GitLab's S3 bucket has them.
+const (
+	PrefixOutput           = "output/"
+	PrefixEnrichedBad      = "enriched-bad/"
+	PrefixRawBad           = "raw-bad/"
+	PrefixProcessingFailed = "processing-failed/"
+)
+
+// DefaultRoutes loads pseudonymized good events into gitlab_events and both
+// bad-row prefixes into gitlab_bad_events.
+//
+// processing-failed/ is deliberately not loaded: what failed pseudonymization
+// was never pseudonymized, so loading it would put the personal data the
+// pseudonymizer exists to remove into the warehouse. It stays in the object
+// store (counted there, for reprocessing), as in GitLab's pipeline.
+func DefaultRoutes() []Route {
+	return []Route{
+		{PrefixOutput, TableEvents},
+		{PrefixEnrichedBad, TableBadEvents},
+		{PrefixRawBad, TableBadEvents},
+	}
+}
+
+// LoaderConfig configures the warehouse loader.
+type LoaderConfig struct {
+	Bucket string
+	Routes []Route
+	// LineFilter, if set, sees each object's lines before they are
+	// inserted and returns the lines to insert. Fault injection uses it
+	// (point "<prefix>>warehouse"); nil in every normal run.
+	LineFilter func(r Route, lines [][]byte) [][]byte
+	// Now gives uploaded_at; default time.Now.
+	Now func() time.Time
+}
+
+// LoaderProcessor names the loader in the generic_error bad rows it writes.
+var LoaderProcessor = badrow.Processor{Artifact: "plowline-loader", Version: "0.1.0"}
+
+// Loader is the local Snowpipe. Like Snowpipe's auto-ingest (S3 event
+// notifications → queue → COPY), it loads objects it is told about
+// (Notify, which the batch writers call after each successful put), and on
+// Scan it lists the prefixes to catch objects written while it was not
+// running. Each object is loaded exactly once: its key is recorded in
+// plowline_loaded_objects in the same transaction as its rows.
+type Loader struct {
+	cfg   LoaderConfig
+	wh    *Warehouse
+	store ObjectStore
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	loaded  map[string]bool
+	queue   []string
+	queued  map[string]bool
+	wake    chan struct{}
+	loadMu  sync.Mutex // one load at a time
+	stmtMu  sync.Mutex
+	inserts map[int]*sql.Stmt // gitlab_events insert by rows per statement
+
+	rows, objects, rejected *prometheus.CounterVec
+	failures                prometheus.Counter
+	lastPass                prometheus.Gauge
+}
+
+// NewLoader returns a loader over wh reading from store; it reads which
+// objects are already loaded. reg may be nil.
+func NewLoader(cfg LoaderConfig, wh *Warehouse, store ObjectStore, reg prometheus.Registerer, log *slog.Logger) (*Loader, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("loader: bucket is empty")
+	}
+	if len(cfg.Routes) == 0 {
+		cfg.Routes = DefaultRoutes()
+	}
+	for _, r := range cfg.Routes {
+		if r.Table != TableEvents && r.Table != TableBadEvents {
+			return nil, fmt.Errorf("loader: route %q → unknown table %q (want %s or %s)", r.Prefix, r.Table, TableEvents, TableBadEvents)
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := &Loader{
+		cfg: cfg, wh: wh, store: store, log: log.With("component", "loader"),
+		loaded: map[string]bool{}, queued: map[string]bool{},
+		wake: make(chan struct{}, 1), inserts: map[int]*sql.Stmt{},
+		rows:     counterVec(metricname.WarehouseRowsLoaded),
+		objects:  counterVec(metricname.WarehouseObjectsLoaded),
+		rejected: counterVec(metricname.WarehouseRejectedLines),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: metricname.WarehouseLoadFailures.Name, Help: metricname.WarehouseLoadFailures.Help}),
+		lastPass: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricname.WarehouseLastLoadTimestamp.Name, Help: metricname.WarehouseLastLoadTimestamp.Help}),
+	}
+	if reg != nil {
+		if err := registerAll(reg, l.rows, l.objects, l.rejected, l.failures, l.lastPass); err != nil {
+			return nil, err
+		}
+	}
+	// Prepared up front: with the warehouse's single connection, preparing
+	// inside a load's transaction would wait for that transaction.
+	for _, n := range []int{1, rowsPerInsert} {
+		if _, err := l.eventInsert(context.Background(), n); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := wh.DB.Query("SELECT object_key FROM " + TableLoaded)
+	if err != nil {
+		return nil, fmt.Errorf("reading loaded objects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("reading loaded objects: %w", err)
+		}
+		l.loaded[k] = true
+	}
+	return l, rows.Err()
+}
+
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering loader metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// Notify tells the loader a new object exists. It never blocks.
+func (l *Loader) Notify(key string) {
+	l.mu.Lock()
+	if !l.loaded[key] && !l.queued[key] {
+		l.queued[key] = true
+		l.queue = append(l.queue, key)
+	}
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pending returns how many notified objects wait to be loaded.
+func (l *Loader) Pending() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue)
+}
+
+// Scan lists every route's prefix and queues the objects not loaded yet.
+func (l *Loader) Scan(ctx context.Context) error {
+	for _, r := range l.cfg.Routes {
+		p := s3.NewListObjectsV2Paginator(l.store, &s3.ListObjectsV2Input{
+			Bucket: aws.String(l.cfg.Bucket), Prefix: aws.String(r.Prefix),
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("listing s3://%s/%s: %w", l.cfg.Bucket, r.Prefix, err)
+			}
+			for _, o := range page.Contents {
+				l.Notify(aws.ToString(o.Key))
+			}
+		}
+	}
+	return nil
+}
+
+// Run loads notified objects as they arrive until ctx ends. Failed loads
+// stay queued and are retried after a pause.
+func (l *Loader) Run(ctx context.Context) error {
+	for {
+		if _, err := l.LoadPending(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn("load pass failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.wake:
+		}
+	}
+}
+
+// LoadPending loads every queued object and returns how many it loaded. On
+// the first failure it stops, leaving that object and the rest queued.
+func (l *Loader) LoadPending(ctx context.Context) (int, error) {
+	l.loadMu.Lock()
+	defer l.loadMu.Unlock()
+	n := 0
+	for {
+		l.mu.Lock()
+		if len(l.queue) == 0 {
+			l.mu.Unlock()
+			l.lastPass.SetToCurrentTime()
+			return n, nil
+		}
+		key := l.queue[0]
+		l.mu.Unlock()
+		if err := l.loadObject(ctx, key); err != nil {
+			l.failures.Inc()
+			return n, err
+		}
+		l.mu.Lock()
+		l.queue = l.queue[1:]
+		delete(l.queued, key)
+		l.loaded[key] = true
+		l.mu.Unlock()
+		n++
+	}
+}
+
+func (l *Loader) route(key string) (Route, bool) {
+	for _, r := range l.cfg.Routes {
+		if strings.HasPrefix(key, r.Prefix) {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// loadObject reads one object and inserts its lines and its key in one
+// transaction.
+func (l *Loader) loadObject(ctx context.Context, key string) error {
+	r, ok := l.route(key)
+	if !ok {
+		// Not a loaded prefix (e.g. processing-failed/): remember it as
+		// seen without touching the database.
+		return nil
+	}
+	data, err := l.fetch(ctx, key)
+	if err != nil {
+		return err
+	}
+	lines := splitLines(data)
+	if l.cfg.LineFilter != nil {
+		lines = l.cfg.LineFilter(r, lines)
+	}
+	uploadedAt := l.cfg.Now().UTC().Format(event.TimestampLayout)
+
+	tx, err := l.wh.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", key, err)
+	}
+	defer tx.Rollback()
+	var loaded, rejected int
+	switch r.Table {
+	case TableEvents:
+		loaded, rejected, err = l.insertEvents(ctx, tx, key, lines, uploadedAt)
+	default:
+		loaded, err = l.insertBad(ctx, tx, lines, uploadedAt)
+	}
+	if err != nil {
+		return fmt.Errorf("loading %s into %s: %w", key, r.Table, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+TableLoaded+" (object_key, table_name, rows_loaded, lines_rejected, loaded_at) VALUES (?, ?, ?, ?, ?)",
+		key, r.Table, loaded, rejected, uploadedAt); err != nil {
+		return fmt.Errorf("recording %s as loaded: %w", key, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing load of %s: %w", key, err)
+	}
+	l.objects.WithLabelValues(r.Table).Inc()
+	l.rows.WithLabelValues(r.Table).Add(float64(loaded))
+	if rejected > 0 {
+		l.rows.WithLabelValues(TableBadEvents).Add(float64(rejected))
+		l.rejected.WithLabelValues(TableEvents).Add(float64(rejected))
+		l.log.Warn("lines with the wrong field count loaded as generic_error bad rows", "key", key, "lines", rejected)
+	}
+	return nil
+}
+
+func (l *Loader) fetch(ctx context.Context, key string) ([]byte, error) {
+	out, err := l.store.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(l.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("getting s3://%s/%s: %w", l.cfg.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	raw, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading s3://%s/%s: %w", l.cfg.Bucket, key, err)
+	}
+	if !strings.HasSuffix(key, ".gz") && aws.ToString(out.ContentEncoding) != "gzip" {
+		return raw, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)
+	}
+	return data, nil
+}
+
+// splitLines splits on newlines; a final newline ends the last line rather
+// than starting an empty one. Every other line, even an empty one, is kept
+// so that it is loaded or rejected, never lost.
+func splitLines(data []byte) [][]byte {
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	if len(data) == 0 {
+		return nil
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	for i, ln := range lines {
+		lines[i] = bytes.TrimSuffix(ln, []byte("\r"))
+	}
+	return lines
+}
+
+// rowsPerInsert rows go in one INSERT statement: fewer statement
+// executions, and 132 × 64 parameters stays under SQLite's limit.
+const rowsPerInsert = 64
+
+func (l *Loader) insertEvents(ctx context.Context, tx *sql.Tx, key string, lines [][]byte, uploadedAt string) (loaded, rejected int, err error) {
+	const ncol = event.NumFields + 1
+	args := make([]any, 0, rowsPerInsert*ncol)
+	var bad [][]byte
+	flush := func(nrows int) error {
+		if nrows == 0 {
+			return nil
+		}
+		stmt, err := l.eventInsert(ctx, nrows)
+		if err != nil {
+			return err
+		}
+		_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+		args = args[:0]
+		return err
+	}
+	n := 0
+	for _, line := range lines {
+		fields := bytes.Split(line, []byte("\t"))
+		if len(fields) != event.NumFields {
+			bad = append(bad, badrow.NewGenericError(LoaderProcessor, l.cfg.Now(),
+				[]string{fmt.Sprintf("line of %s has %d tab-separated fields, expected %d", key, len(fields), event.NumFields)},
+				string(line)).Marshal())
+			continue
+		}
+		for _, f := range fields {
+			if len(f) == 0 {
+				// An empty TSV field is NULL, as Snowflake's
+				// EMPTY_FIELD_AS_NULL loads it.
+				args = append(args, nil)
+			} else {
+				args = append(args, string(f))
+			}
+		}
+		args = append(args, uploadedAt)
+		n++
+		loaded++
+		if n == rowsPerInsert {
+			if err := flush(n); err != nil {
+				return 0, 0, err
+			}
+			n = 0
+		}
+	}
+	// The remainder goes one row per statement (only two statements are
+	// ever prepared).
+	rest := args
+	for i := 0; i < n; i++ {
+		args = rest[i*ncol : (i+1)*ncol]
+		if err := flush(1); err != nil {
+			return 0, 0, err
+		}
+	}
+	if len(bad) > 0 {
+		if _, err := l.insertBad(ctx, tx, bad, uploadedAt); err != nil {
+			return 0, 0, err
+		}
+	}
+	return loaded, len(bad), nil
+}
+
+// eventInsert returns a prepared INSERT of nrows rows into gitlab_events.
+func (l *Loader) eventInsert(ctx context.Context, nrows int) (*sql.Stmt, error) {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	if s, ok := l.inserts[nrows]; ok {
+		return s, nil
+	}
+	cols := EventColumns()
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + TableEvents + " (")
+	for i, c := range cols {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		fmt.Fprintf(&q, "%q", c)
+	}
+	q.WriteString(") VALUES ")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	for i := 0; i < nrows; i++ {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(row)
+	}
+	s, err := l.wh.DB.PrepareContext(ctx, q.String())
+	if err != nil {
+		return nil, fmt.Errorf("preparing insert into %s: %w", TableEvents, err)
+	}
+	l.inserts[nrows] = s
+	return s, nil
+}
+
+func (l *Loader) insertBad(ctx context.Context, tx *sql.Tx, lines [][]byte, uploadedAt string) (int, error) {
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO "+TableBadEvents+" (jsontext, "+ColumnUploadedAt+") VALUES (?, ?)")
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	for _, line := range lines {
+		if _, err := stmt.ExecContext(ctx, string(line), uploadedAt); err != nil {
+			return 0, err
+		}
+	}
+	return len(lines), nil
+}
+
+// Close releases prepared statements (the warehouse stays open).
+func (l *Loader) Close() error {
+	l.stmtMu.Lock()
+	defer l.stmtMu.Unlock()
+	for n, s := range l.inserts {
+		s.Close()
+		delete(l.inserts, n)
+	}
+	return nil
+}
