@@ -123,7 +123,7 @@ type Writer struct {
 
 	queue    chan batch
 	senders  sync.WaitGroup // sealed batches not yet in queue; Close waits for them
-	stop     chan struct{} // closed when retries must give up
+	stop     chan struct{}  // closed when retries must give up
 	done     chan struct{}
 	failMu   sync.Mutex
 	lostRecs int // records a stopped writer could not deliver
