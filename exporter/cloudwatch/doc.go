@@ -39,7 +39,9 @@
 // never 0. Inside a complete, settled answer a period without a datapoint
 // counts as zero, because AWS publishes no datapoint for a period without
 // activity (Lambda Errors, a quiet bad stream); a query with
-// `missing: unknown` omits such windows instead.
+// `missing: unknown` omits such windows instead. Windows older than
+// CloudWatch keeps data at the period (15 days for 1-minute periods) would
+// come back empty and complete, so they are never reported.
 //
 // # Nodes (QueriesForTopology)
 //

@@ -127,11 +127,18 @@ func (s *Source) Refresh(ctx context.Context, r source.Range) (source.Result, er
 	if !r.To.After(r.From) {
 		return source.Result{}, fmt.Errorf("cloudwatch source %q: empty range %s..%s", s.name, r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339))
 	}
-	settled := alignDown(s.now().Add(-s.cfg.Delay), p)
+	now := s.now()
+	settled := alignDown(now.Add(-s.cfg.Delay), p)
+	// CloudWatch keeps data at this period only so long; older windows
+	// would come back empty and "complete" — false zeroes — so they are
+	// neither asked for nor reported.
+	retained := now.Add(-retention(p))
 
 	var windows []time.Time
 	for w := r.From.UTC(); !w.Add(r.Window).After(r.To) && !w.Add(r.Window).After(settled); w = w.Add(r.Window) {
-		windows = append(windows, w)
+		if !w.Before(retained) {
+			windows = append(windows, w)
+		}
 	}
 	var start, end time.Time
 	if len(windows) > 0 {
@@ -153,6 +160,21 @@ func (s *Source) Refresh(ctx context.Context, r source.Range) (source.Result, er
 		}
 	}
 	return s.build(answers, windows, r.Window, start, end, settled), nil
+}
+
+// retention is how long CloudWatch keeps datapoints at period p: under a
+// minute 3 hours, a minute 15 days, five minutes 63 days, an hour 455 days.
+func retention(p time.Duration) time.Duration {
+	const day = 24 * time.Hour
+	switch {
+	case p < time.Minute:
+		return 3 * time.Hour
+	case p%time.Hour == 0:
+		return 455 * day
+	case p%(5*time.Minute) == 0:
+		return 63 * day
+	}
+	return 15 * day
 }
 
 func (s *Source) hasGauges() bool {

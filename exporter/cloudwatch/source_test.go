@@ -502,8 +502,27 @@ func TestRefreshRejectsMisalignedRanges(t *testing.T) {
 	if _, err := s.Refresh(context.Background(), r); err == nil || !strings.Contains(err.Error(), "not aligned") {
 		t.Errorf("unaligned start: %v", err)
 	}
+	// Windows older than CloudWatch keeps 1-minute data (15 days) would
+	// come back empty: they are not reported.
+	one := newTestSource(t, f, Config{Queries: gitlabConfig().Queries[:1]})
+	old := source.Range{From: testNow.Add(-16 * 24 * time.Hour).Truncate(time.Hour), To: testNow.Truncate(time.Hour), Window: time.Hour}
+	res, err := one.Refresh(context.Background(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Series[0].Counts); n != 15*24-1 && n != 15*24 {
+		t.Errorf("%d windows over 16 days; want only the 15 days CloudWatch retains", n)
+	}
+	for w := range res.Series[0].Counts {
+		if w.Before(testNow.Add(-15 * 24 * time.Hour)) {
+			t.Errorf("window %s is older than CloudWatch's retention", w)
+		}
+	}
+	f = cloudwatchtest.NewServer(t, gen)
+	s = newTestSource(t, f, gitlabConfig())
+
 	// A range that is entirely unsettled asks CloudWatch only for gauges.
-	res, err := s.Refresh(context.Background(), hours(12, 13))
+	res, err = s.Refresh(context.Background(), hours(12, 13))
 	if err != nil {
 		t.Fatal(err)
 	}
