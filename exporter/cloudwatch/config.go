@@ -58,6 +58,9 @@ type Query struct {
 	Namespace  string            `yaml:"namespace"`
 	MetricName string            `yaml:"metric_name"`
 	Dimensions map[string]string `yaml:"dimensions"`
+	// AccountID reads the metric from another account, for a CloudWatch
+	// cross-account monitoring account; empty is the caller's account.
+	AccountID string `yaml:"account_id"`
 	// Stat is the CloudWatch statistic: Sum, Maximum, Minimum, Average,
 	// SampleCount or a percentile such as p99. Nodes need Sum.
 	Stat string `yaml:"stat"`
@@ -77,8 +80,9 @@ type Query struct {
 }
 
 var (
-	statPattern  = regexp.MustCompile(`^(Sum|Maximum|Minimum|Average|SampleCount|p\d{1,2}(\.\d+)?|p100)$`)
-	labelPattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	statPattern    = regexp.MustCompile(`^(Sum|Maximum|Minimum|Average|SampleCount|p\d{1,2}(\.\d+)?|p100)$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	labelPattern   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -150,6 +154,9 @@ func (c Config) Validate() error {
 		}
 		if q.MetricName == "" {
 			bad(key("metric_name"), `""`, "is empty")
+		}
+		if q.AccountID != "" && !accountPattern.MatchString(q.AccountID) {
+			bad(key("account_id"), fmt.Sprintf("%q", q.AccountID), "is not a 12-digit AWS account id")
 		}
 		if !statPattern.MatchString(q.Stat) {
 			bad(key("stat"), fmt.Sprintf("%q", q.Stat), "is not Sum, Maximum, Minimum, Average, SampleCount or pNN")

@@ -115,6 +115,7 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		"gauge":      {func(c *Config) { c.Queries[0].Gauge = "plowline_nope" }, `queries[0].gauge: "plowline_nope"`},
 		"label":      {func(c *Config) { c.Queries[0].GaugeLabels = map[string]string{"bad-label": "x"} }, `"bad-label"`},
 		"missing":    {func(c *Config) { c.Queries[0].Missing = "skip" }, `queries[0].missing: "skip"`},
+		"account":    {func(c *Config) { c.Queries[0].AccountID = "12345" }, `queries[0].account_id: "12345"`},
 	} {
 		c := Config{Queries: []Query{ok}}
 		tc.mutate(&c)

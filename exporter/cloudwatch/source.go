@@ -83,6 +83,9 @@ func New(name string, cfg Config, api API) (*Source, error) {
 			},
 			ReturnData: aws.Bool(true),
 		})
+		if q.AccountID != "" {
+			s.queries[i].AccountId = aws.String(q.AccountID)
+		}
 	}
 	return s, nil
 }

@@ -535,3 +535,16 @@ func TestRefreshRejectsMisalignedRanges(t *testing.T) {
 		t.Errorf("gauge-only request: %+v", reqs)
 	}
 }
+
+func TestCrossAccountQueriesCarryTheAccountID(t *testing.T) {
+	f := cloudwatchtest.NewServer(t, gen)
+	qs := gitlabConfig().Queries[:2]
+	qs[1].AccountID = "123456789012"
+	s := newTestSource(t, f, Config{Queries: qs})
+	if _, err := s.Refresh(context.Background(), hours(10, 12)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Requests()[0].AccountIDs; len(got) != 2 || got[0] != "" || got[1] != "123456789012" {
+		t.Errorf("account ids on the wire: %q", got)
+	}
+}

@@ -56,10 +56,12 @@ type Request struct {
 	MaxDatapoints int64
 	Token         string
 	Throttled     bool
+	// AccountIDs are the AccountId of each query ("" for none), in order.
+	AccountIDs []string
 }
 
 type query struct {
-	id, key string
+	id, key, account string
 	period  int64
 }
 
@@ -197,6 +199,9 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.calls++
 	req := Request{Start: start, End: end, Queries: len(queries), MaxDatapoints: maxPoints, Token: string(token)}
+	for _, q := range queries {
+		req.AccountIDs = append(req.AccountIDs, q.account)
+	}
 	switch {
 	case f.deny:
 		f.requests = append(f.requests, req)
@@ -315,7 +320,8 @@ func decodeQuery(v cbor.Value) (query, error) {
 		val, _ := d["Value"].(cbor.String)
 		dims[string(n)] = string(val)
 	}
-	return query{id: string(id), key: Key(string(ns), string(name), dims, string(stat)), period: period}, nil
+	account, _ := m["AccountId"].(cbor.String)
+	return query{id: string(id), key: Key(string(ns), string(name), dims, string(stat)), period: period, account: string(account)}, nil
 }
 
 // Key names a metric and statistic the way value, Partial and Status
