@@ -62,7 +62,7 @@ type Request struct {
 
 type query struct {
 	id, key, account string
-	period  int64
+	period           int64
 }
 
 var idPattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
