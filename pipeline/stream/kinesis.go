@@ -228,8 +228,15 @@ var nonRetryable = map[string]bool{
 // It returns the indices into recs of the records that were never written,
 // in increasing order, and a *PutRecordsError describing the last failure;
 // nil, nil means every record is in the stream. Records are written
-// at least once: a call that timed out may have been applied.
+// at least once: a call that timed out may have been applied. The SDK's own
+// retries are switched off for these calls: p is the only retry policy.
 func PutRecords(ctx context.Context, api KinesisAPI, streamName string, recs []Record, p RetryPolicy) (failed []int, err error) {
+	return putRecords(ctx, api, streamName, recs, p, nil)
+}
+
+// putRecords is PutRecords with a callback after every round of calls:
+// failed is how many records that round left unwritten, err why.
+func putRecords(ctx context.Context, api KinesisAPI, streamName string, recs []Record, p RetryPolicy, onRound func(failed int, err error)) (failed []int, err error) {
 	p = p.withDefaults()
 	perr := &PutRecordsError{Stream: streamName, Total: len(recs)}
 	entries := make([]types.PutRecordsRequestEntry, len(recs))
@@ -270,7 +277,7 @@ func PutRecords(ctx context.Context, api KinesisAPI, streamName string, recs []R
 			for j, i := range idx {
 				in.Records[j] = entries[i]
 			}
-			out, cerr := api.PutRecords(ctx, in)
+			out, cerr := api.PutRecords(ctx, in, noSDKRetries)
 			if cerr != nil {
 				retry = append(retry, idx...)
 				perr.Err = cerr
@@ -307,6 +314,15 @@ func PutRecords(ctx context.Context, api KinesisAPI, streamName string, recs []R
 			}
 		}
 		pending = retry
+		if onRound != nil {
+			if len(retry) == 0 {
+				onRound(0, nil)
+			} else {
+				round := *perr
+				round.Failed, round.Total = len(retry), len(recs)
+				onRound(len(retry), &round)
+			}
+		}
 		if attempt >= p.MaxAttempts {
 			break
 		}
@@ -319,6 +335,11 @@ func PutRecords(ctx context.Context, api KinesisAPI, streamName string, recs []R
 	perr.Failed = len(failed)
 	return failed, perr
 }
+
+// noSDKRetries switches off the SDK's own retryer for PutRecords calls:
+// RetryPolicy is the only retry layer, so its timing is what happens (the
+// SDK's would multiply the attempts and hide a dead endpoint for seconds).
+func noSDKRetries(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
 
 // batchEnd returns how many of idx fit in one PutRecords call.
 func batchEnd(idx []int, size func(int) int) int {

@@ -303,7 +303,7 @@ func (s *KinesisSink) run() {
 		s.mu.Unlock()
 
 		start := time.Now()
-		failed, err := PutRecords(s.runCtx, s.api, s.stream, batch, s.opts.Retry)
+		failed, err := putRecords(s.runCtx, s.api, s.stream, batch, s.opts.Retry, s.round)
 		took := time.Since(start)
 
 		s.mu.Lock()
@@ -344,6 +344,21 @@ func (s *KinesisSink) run() {
 			return
 		}
 	}
+}
+
+// round records the outcome of each round of PutRecords calls, so Healthy
+// reports a dead stream at its first failed call, not after the whole
+// retry policy has run out.
+func (s *KinesisSink) round(failed int, err error) {
+	if failed == 0 || s.runCtx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	if s.failingSince.IsZero() {
+		s.failingSince = time.Now()
+	}
+	s.lastErr = err
+	s.mu.Unlock()
 }
 
 // takeLocked removes the next batch from the front of the queue and counts
