@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/plowline/plowline/metricname"
+	"github.com/plowline/plowline/testkit"
+)
+
+// loadRequest is one tp2 POST of the load loop and how it was answered.
+type loadRequest struct {
+	eids   []string
+	status int // 0: no answer (transport error)
+	during bool
+}
+
+// TestCollectorKinesisSurvivesKinesaliteKill drives `plowline collector
+// --sink kinesis` with a loop of tp2 POSTs, kills kinesalite mid-load and
+// brings it back (same port, data persisted). Every request answered 2xx
+// must have its events in raw-good afterwards; no request answered 503 may
+// be counted as accepted (plowline_collector_events_total) or be in the
+// stream; and while Kinesis is away the collector keeps answering 2xx from
+// its buffer until the buffer is full, then 503.
+func TestCollectorKinesisSurvivesKinesaliteKill(t *testing.T) {
+	k := testkit.KinesaliteProcess(t)
+	kc := testkit.KinesisClient(k.URL)
+	testkit.CreateStream(t, kc, "raw-good", 2)
+	testkit.CreateStream(t, kc, "raw-bad", 1)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "collector.yaml")
+	// A small buffer so the outage fills it within the test: then 503s.
+	writeFile(t, cfg, "sink:\n  kinesis:\n    buffer_bytes: 400000\n    flush_interval: 20ms\n")
+	col := startCollector(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"},
+		"--config", cfg, "--sink", "kinesis", "--good", "raw-good", "--bad", "raw-bad", "--kinesis.endpoint", k.URL)
+
+	var (
+		mu       sync.Mutex
+		requests []loadRequest
+		down     atomic.Bool
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req := loadRequest{during: down.Load()}
+				var evs []map[string]string
+				for j := 0; j < 3; j++ {
+					eid := fmt.Sprintf("e2e-%d-%06d-%d", g, i, j)
+					req.eids = append(req.eids, eid)
+					evs = append(evs, map[string]string{"e": "se", "eid": eid, "tv": "e2e-load", "p": "srv", "aid": "load",
+						"se_ca": "load", "se_ac": "post", "dtm": fmt.Sprint(time.Now().UnixMilli()), "pad": string(bytes.Repeat([]byte{'x'}, 300))})
+				}
+				body, _ := json.Marshal(map[string]any{"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": evs})
+				resp, err := client.Post(col.URL+"/com.snowplowanalytics.snowplow/tp2", "application/json; charset=utf-8", bytes.NewReader(body))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					req.status = resp.StatusCode
+				}
+				mu.Lock()
+				requests = append(requests, req)
+				mu.Unlock()
+				if req.status == http.StatusServiceUnavailable {
+					time.Sleep(5 * time.Millisecond) // as a tracker backs off
+				}
+			}
+		}()
+	}
+
+	time.Sleep(time.Second)
+	down.Store(true)
+	k.Kill()
+	// Stay down until the buffer has filled and the collector has answered 503.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n503 := 0
+		for _, r := range requests {
+			if r.status == http.StatusServiceUnavailable {
+				n503++
+			}
+		}
+		mu.Unlock()
+		if n503 >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 503s 30s into a Kinesis outage with a 400 kB buffer")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	health, err := http.Get(col.URL + "/sink-health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health.Body.Close()
+	if health.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/sink-health during the outage = %d, want 503", health.StatusCode)
+	}
+	k.Start()
+	down.Store(false)
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// Wait until everything acknowledged is written, then compare counts
+	// before the collector stops.
+	waitUntil(t, 30*time.Second, "the collector's buffer to drain", func() bool {
+		return col.metric(t, metricname.CollectorBufferBytes.Name) == 0
+	})
+	accepted := map[string]bool{}
+	refused := map[string]bool{}
+	var n2xx, n503, nErr, n2xxDuring int
+	for _, r := range requests {
+		switch {
+		case r.status >= 200 && r.status < 300:
+			n2xx++
+			if r.during {
+				n2xxDuring++
+			}
+			for _, e := range r.eids {
+				accepted[e] = true
+			}
+		case r.status == http.StatusServiceUnavailable:
+			n503++
+			for _, e := range r.eids {
+				refused[e] = true
+			}
+		case r.status == 0:
+			nErr++
+		default:
+			t.Errorf("unexpected status %d", r.status)
+		}
+	}
+	if n := col.metric(t, metricname.CollectorEvents.Name); int(n) != len(accepted) {
+		t.Errorf("%s = %v, but requests answered 2xx carried %d events (503s counted as accepted?)", metricname.CollectorEvents.Name, n, len(accepted))
+	}
+	col.stop(t, 30*time.Second)
+
+	inStream := map[string]int{}
+	for _, p := range decodePayloads(t, recordsOf(testkit.ReadStream(t, kc, "raw-good"))) {
+		for _, ev := range eventsOf(t, p) {
+			inStream[ev["eid"]]++
+		}
+	}
+	missing, dups := 0, 0
+	for e := range accepted {
+		switch inStream[e] {
+		case 0:
+			missing++
+			if missing <= 5 {
+				t.Errorf("event %s was answered 2xx but is not in raw-good", e)
+			}
+		case 1:
+		default:
+			dups++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d acknowledged events missing from raw-good", missing, len(accepted))
+	}
+	leaked := 0
+	for e := range refused {
+		if inStream[e] > 0 {
+			leaked++
+		}
+	}
+	if leaked > 0 {
+		t.Errorf("%d events answered 503 are in raw-good", leaked)
+	}
+	if n2xxDuring == 0 {
+		t.Error("no request was acknowledged during the outage: the buffer did not carry the collector through it")
+	}
+	if nErr > 0 {
+		t.Errorf("%d requests got no answer at all", nErr)
+	}
+	t.Logf("%d requests: %d answered 2xx (%d while kinesalite was down), %d answered 503, %d no answer; %d events acknowledged, all in raw-good, %d duplicated (at-least-once)",
+		len(requests), n2xx, n2xxDuring, n503, nErr, len(accepted), dups)
+}
+
+func recordsOf(recs []testkit.StreamRecord) [][]byte {
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		out[i] = r.Data
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
