@@ -8,9 +8,9 @@ import (
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/enrich/jsondec"
 	"github.com/plowline/plowline/pipeline/enrich/tp"
 	"github.com/plowline/plowline/pipeline/event"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Criteria of the wrappers the co/cx and ue_pr/ue_px parameters must hold.
@@ -37,20 +37,20 @@ func (s *state) decodeSDJParam(field, v string) ([]byte, bool) {
 
 // selfDescribing splits a decoded value into its schema key and data, or
 // records why it is not a self-describing JSON.
-func (s *state) selfDescribing(field string, raw []byte, inst any) (iglu.SchemaKey, any, bool) {
+func (s *state) selfDescribing(field string, raw json.Marshaler, inst any) (iglu.SchemaKey, any, bool) {
 	m, ok := inst.(map[string]any)
 	if !ok {
-		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), badrow.InvalidDataPayload))
+		s.sdj = append(s.sdj, badrow.NotIglu(raw, badrow.InvalidDataPayload))
 		return iglu.SchemaKey{}, nil, false
 	}
 	schema, ok := m["schema"].(string)
 	if !ok {
-		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), badrow.InvalidSchema))
+		s.sdj = append(s.sdj, badrow.NotIglu(raw, badrow.InvalidSchema))
 		return iglu.SchemaKey{}, nil, false
 	}
 	data, ok := m["data"]
 	if !ok {
-		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), badrow.InvalidDataPayload))
+		s.sdj = append(s.sdj, badrow.NotIglu(raw, badrow.InvalidDataPayload))
 		return iglu.SchemaKey{}, nil, false
 	}
 	key, err := iglu.ParseURI(schema)
@@ -60,7 +60,7 @@ func (s *state) selfDescribing(field string, raw []byte, inst any) (iglu.SchemaK
 		if errors.As(err, &sv) {
 			code = badrow.InvalidSchemaVer
 		}
-		s.sdj = append(s.sdj, badrow.NotIglu(json.RawMessage(raw), code))
+		s.sdj = append(s.sdj, badrow.NotIglu(raw, code))
 		return iglu.SchemaKey{}, nil, false
 	}
 	return key, data, true
@@ -77,13 +77,13 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 	if !ok {
 		return
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	inst, err := jsondec.Decode(raw)
 	if err != nil {
 		v := string(raw)
 		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
 		return
 	}
-	key, data, ok := s.selfDescribing(field, raw, inst)
+	key, data, ok := s.selfDescribing(field, json.RawMessage(raw), inst)
 	if !ok {
 		return
 	}
@@ -103,7 +103,7 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 		if !valid {
 			return
 		}
-		inner, idata, ok := s.selfDescribing(field, mustJSON(data), data)
+		inner, idata, ok := s.selfDescribing(field, lazyJSON{data}, data)
 		if !ok {
 			return
 		}
@@ -123,7 +123,7 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 		}
 		items, _ := data.([]any)
 		for _, it := range items {
-			ik, idata, ok := s.selfDescribing(field, mustJSON(it), it)
+			ik, idata, ok := s.selfDescribing(field, lazyJSON{it}, it)
 			if !ok {
 				valid = false
 				continue
@@ -132,9 +132,8 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 		}
 	}
 	// Keep the JSON as sent, minus insignificant whitespace: no re-marshalling.
-	var buf bytes.Buffer
-	buf.Grow(len(raw))
-	if err := json.Compact(&buf, raw); err != nil {
+	text, err := compact(raw)
+	if err != nil {
 		v := string(raw)
 		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
 		return
@@ -145,15 +144,25 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 	}
 	// Stored even when invalid: the schema_violations row's enriched event
 	// then carries the full JSON for reprocessing.
-	s.ev[f] = buf.String()
+	s.ev[f] = text
 }
 
-// mustJSON renders a decoded value for a NotIglu message; only called on
-// values that came out of a JSON decoder.
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return []byte("null")
+// lazyJSON renders a decoded value only if a bad row needs it.
+type lazyJSON struct{ v any }
+
+// MarshalJSON implements json.Marshaler.
+func (l lazyJSON) MarshalJSON() ([]byte, error) { return json.Marshal(l.v) }
+
+// compact returns JSON text without insignificant whitespace. Trackers
+// send JSON.stringify output, which has none: then raw is used as it is.
+func compact(raw []byte) (string, error) {
+	if bytes.IndexAny(raw, " \t\r\n") < 0 {
+		return string(raw), nil
 	}
-	return b
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := json.Compact(&buf, raw); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
 }

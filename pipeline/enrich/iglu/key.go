@@ -23,15 +23,17 @@ func ParseURI(uri string) (SchemaKey, error) {
 	if !ok {
 		return SchemaKey{}, fmt.Errorf("iglu URI %q does not start with iglu:", clip(uri, 128))
 	}
-	parts := strings.Split(rest, "/")
-	if len(parts) != 4 {
+	vendor, rest, ok1 := strings.Cut(rest, "/")
+	name, rest, ok2 := strings.Cut(rest, "/")
+	format, version, ok3 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || !ok3 || strings.IndexByte(version, '/') >= 0 {
 		return SchemaKey{}, fmt.Errorf("iglu URI %q is not iglu:vendor/name/format/version", clip(uri, 128))
 	}
-	k := SchemaKey{Vendor: parts[0], Name: parts[1], Format: parts[2]}
+	k := SchemaKey{Vendor: vendor, Name: name, Format: format}
 	if !validPart(k.Vendor, true) || !validPart(k.Name, false) || !validPart(k.Format, false) {
 		return SchemaKey{}, fmt.Errorf("iglu URI %q has an invalid vendor, name or format", clip(uri, 128))
 	}
-	v, err := ParseSchemaVer(parts[3])
+	v, err := ParseSchemaVer(version)
 	if err != nil {
 		return SchemaKey{}, fmt.Errorf("iglu URI %q: %w", clip(uri, 128), err)
 	}
@@ -49,13 +51,18 @@ func (e ErrSchemaVer) Error() string {
 // ParseSchemaVer parses a SchemaVer such as "1-0-2".
 func ParseSchemaVer(s string) ([3]int, error) {
 	var v [3]int
-	parts := strings.Split(s, "-")
-	if len(parts) != 3 {
-		return v, ErrSchemaVer{s}
-	}
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 || (len(p) > 1 && p[0] == '0') || len(p) > 6 {
+	rest := s
+	for i := range v {
+		part := rest
+		if i < 2 {
+			var ok bool
+			part, rest, ok = strings.Cut(rest, "-")
+			if !ok {
+				return v, ErrSchemaVer{s}
+			}
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 0 || part[0] == '+' || (len(part) > 1 && part[0] == '0') || len(part) > 6 {
 			return v, ErrSchemaVer{s}
 		}
 		v[i] = n

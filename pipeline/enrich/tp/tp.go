@@ -6,7 +6,6 @@
 package tp
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -18,8 +17,8 @@ import (
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/enrich/jsondec"
 	"github.com/plowline/plowline/pipeline/payload"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Vendor is the adapter vendor of the Snowplow tracker protocol.
@@ -139,26 +138,25 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 		val := cp.ContentType
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.InputData("contentType", &val, "application/json (optionally with a charset)"))
 	}
-	var env struct {
-		Schema *string          `json:"schema"`
-		Data   *json.RawMessage `json:"data"`
-	}
 	body := []byte(cp.Body)
-	if err := json.Unmarshal(body, &env); err != nil {
-		var ute *json.UnmarshalTypeError
-		if !errors.As(err, &ute) {
-			val := cp.Body
-			return nil, whole(TrackerProtocolViolation, TP2, badrow.NotJSON("body", &val, err.Error()))
-		}
+	doc, err := jsondec.Decode(body)
+	if err != nil {
+		val := cp.Body
+		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotJSON("body", &val, err.Error()))
+	}
+	env, ok := doc.(map[string]any)
+	if !ok {
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), badrow.InvalidDataPayload))
 	}
-	if env.Schema == nil {
+	schema, ok := env["schema"].(string)
+	if !ok {
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), badrow.InvalidSchema))
 	}
-	if env.Data == nil {
+	data, ok := env["data"]
+	if !ok {
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotIglu(json.RawMessage(body), badrow.InvalidDataPayload))
 	}
-	key, err := iglu.ParseURI(*env.Schema)
+	key, err := iglu.ParseURI(schema)
 	if err != nil {
 		code := badrow.InvalidIgluURI
 		var sv iglu.ErrSchemaVer
@@ -170,43 +168,59 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 	if key.Vendor != Vendor || key.Name != "payload_data" || key.Format != "jsonschema" || key.Model != 1 {
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.CriterionMismatch(key.String(), PayloadDataCriterion))
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(*env.Data, &items); err != nil || len(items) == 0 {
+	items, ok := data.([]any)
+	if !ok || len(items) == 0 {
 		// Not an array (or an empty one): let the schema say what is wrong.
-		inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(*env.Data))
-		verr := v.Validate(ctx, key, inst)
+		verr := v.Validate(ctx, key, data)
 		if verr == nil {
 			verr = fmt.Errorf("payload_data holds no events")
 		}
 		return nil, whole(TrackerProtocolViolation, TP2, iglu.BadRowMessage(key, verr))
 	}
+	// Each event is checked on its own, so one bad event does not fail its
+	// neighbours. Events that have the shape of the embedded payload_data
+	// schema (objects of known string properties, required ones present —
+	// exactly what validating it checks) skip the generic validator.
+	shape, fast := payloadDataShape(key)
 	events := make([]Event, 0, len(items))
 	var fails []Failure
 	for _, item := range items {
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(item))
-		if err == nil {
-			err = v.Validate(ctx, key, []any{inst})
+		m, ok := item.(map[string]any)
+		if !(fast && ok && shape.accepts(m)) {
+			if err := v.Validate(ctx, key, []any{item}); err != nil {
+				fails = append(fails, itemFailure(key, item, err))
+				continue
+			}
 		}
-		if err != nil {
-			// Only this event fails; it travels in a body of its own.
-			fails = append(fails, Failure{Kind: TrackerProtocolViolation, Vendor: Vendor, Version: TP2,
-				Messages: []badrow.Message{iglu.BadRowMessage(key, err)},
-				Body:     `{"schema":"` + key.String() + `","data":[` + string(item) + `]}`, HasBody: true})
-			continue
-		}
-		obj := inst.(map[string]any) // the schema requires an object
-		params := make([]Param, 0, len(qs)+len(obj))
-		params = append(params, qs...)
-		start := len(params)
-		for k, val := range obj {
-			params = append(params, Param{Name: k, Value: stringify(val)})
-		}
-		// Map order is random: sort for deterministic output and bad rows.
-		own := params[start:]
-		sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
-		events = append(events, Event{Version: TP2, Params: params})
+		events = append(events, Event{Version: TP2, Params: merge(qs, m)})
 	}
 	return events, fails
+}
+
+// itemFailure is one failing event of a batch; it travels in a body of
+// its own so it can be reprocessed alone.
+func itemFailure(key iglu.SchemaKey, item any, err error) Failure {
+	raw, merr := json.Marshal(item)
+	if merr != nil {
+		raw = []byte("null")
+	}
+	return Failure{Kind: TrackerProtocolViolation, Vendor: Vendor, Version: TP2,
+		Messages: []badrow.Message{iglu.BadRowMessage(key, err)},
+		Body:     `{"schema":"` + key.String() + `","data":[` + string(raw) + `]}`, HasBody: true}
+}
+
+// merge puts an event's own parameters (sorted by name: map order is
+// random, output must be deterministic) after the query string's.
+func merge(qs []Param, m map[string]any) []Param {
+	params := make([]Param, 0, len(qs)+len(m))
+	params = append(params, qs...)
+	start := len(params)
+	for k, val := range m {
+		params = append(params, Param{Name: k, Value: stringify(val)})
+	}
+	own := params[start:]
+	sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
+	return params
 }
 
 // stringify renders a parameter value; the payload_data schema requires

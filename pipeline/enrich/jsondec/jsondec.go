@@ -1,0 +1,325 @@
+// Package jsondec decodes JSON into the generic tree the schema validator
+// works on — map[string]any, []any, string, json.Number, bool, nil —
+// exactly as encoding/json with UseNumber does (same values, same
+// acceptance), in one pass and with fewer allocations. Enriching an event
+// decodes its contexts and tracker-protocol body; with encoding/json that
+// was the largest share of the enricher's time.
+package jsondec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth matches encoding/json's nesting limit.
+const maxDepth = 10000
+
+// SyntaxError says where the input stopped being JSON.
+type SyntaxError struct {
+	Offset int
+	msg    string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("%s at offset %d", e.msg, e.Offset) }
+
+// Decode decodes one JSON value; anything but whitespace after it is an error.
+func Decode(data []byte) (any, error) {
+	d := decoder{data: data}
+	d.ws()
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	d.ws()
+	if d.i != len(d.data) {
+		return nil, d.err("invalid character after top-level value")
+	}
+	return v, nil
+}
+
+type decoder struct {
+	data []byte
+	i    int
+}
+
+func (d *decoder) err(msg string) error { return &SyntaxError{Offset: d.i, msg: msg} }
+
+func (d *decoder) ws() {
+	for d.i < len(d.data) {
+		switch d.data[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+var errDepth = errors.New("exceeded max depth")
+
+func (d *decoder) value(depth int) (any, error) {
+	if d.i >= len(d.data) {
+		return nil, d.err("unexpected end of JSON input")
+	}
+	switch c := d.data[d.i]; {
+	case c == '{':
+		if depth >= maxDepth {
+			return nil, errDepth
+		}
+		return d.object(depth + 1)
+	case c == '[':
+		if depth >= maxDepth {
+			return nil, errDepth
+		}
+		return d.array(depth + 1)
+	case c == '"':
+		return d.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return d.number()
+	case c == 't':
+		return d.literal("true", true)
+	case c == 'f':
+		return d.literal("false", false)
+	case c == 'n':
+		return d.literal("null", nil)
+	default:
+		return nil, d.err(fmt.Sprintf("invalid character %q looking for beginning of value", c))
+	}
+}
+
+func (d *decoder) literal(lit string, v any) (any, error) {
+	if len(d.data)-d.i < len(lit) || string(d.data[d.i:d.i+len(lit)]) != lit {
+		return nil, d.err("invalid literal")
+	}
+	d.i += len(lit)
+	return v, nil
+}
+
+func (d *decoder) object(depth int) (any, error) {
+	d.i++ // {
+	m := make(map[string]any, 8)
+	d.ws()
+	if d.i < len(d.data) && d.data[d.i] == '}' {
+		d.i++
+		return m, nil
+	}
+	for {
+		d.ws()
+		if d.i >= len(d.data) {
+			return nil, d.err("unexpected end of JSON input")
+		}
+		if d.data[d.i] != '"' {
+			return nil, d.err("invalid character looking for beginning of object key string")
+		}
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		d.ws()
+		if d.i >= len(d.data) || d.data[d.i] != ':' {
+			return nil, d.err("expected ':' after object key")
+		}
+		d.i++
+		d.ws()
+		v, err := d.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+		d.ws()
+		if d.i >= len(d.data) {
+			return nil, d.err("unexpected end of JSON input")
+		}
+		switch d.data[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return m, nil
+		default:
+			return nil, d.err("expected ',' or '}' after object value")
+		}
+	}
+}
+
+func (d *decoder) array(depth int) (any, error) {
+	d.i++ // [
+	a := make([]any, 0, 4)
+	d.ws()
+	if d.i < len(d.data) && d.data[d.i] == ']' {
+		d.i++
+		return a, nil
+	}
+	for {
+		d.ws()
+		v, err := d.value(depth)
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, v)
+		d.ws()
+		if d.i >= len(d.data) {
+			return nil, d.err("unexpected end of JSON input")
+		}
+		switch d.data[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return a, nil
+		default:
+			return nil, d.err("expected ',' or ']' after array element")
+		}
+	}
+}
+
+func (d *decoder) number() (any, error) {
+	start := d.i
+	if d.data[d.i] == '-' {
+		d.i++
+	}
+	digits := func() int {
+		n := 0
+		for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
+			d.i++
+			n++
+		}
+		return n
+	}
+	if d.i < len(d.data) && d.data[d.i] == '0' {
+		d.i++
+	} else if digits() == 0 {
+		return nil, d.err("invalid number")
+	}
+	if d.i < len(d.data) && d.data[d.i] == '.' {
+		d.i++
+		if digits() == 0 {
+			return nil, d.err("invalid number: no digits after decimal point")
+		}
+	}
+	if d.i < len(d.data) && (d.data[d.i] == 'e' || d.data[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.data) && (d.data[d.i] == '+' || d.data[d.i] == '-') {
+			d.i++
+		}
+		if digits() == 0 {
+			return nil, d.err("invalid number: no digits in exponent")
+		}
+	}
+	return json.Number(d.data[start:d.i]), nil
+}
+
+// str decodes a string starting at its opening quote.
+func (d *decoder) str() (string, error) {
+	d.i++ // "
+	start := d.i
+	// Fast path: printable ASCII without escapes.
+	for d.i < len(d.data) {
+		c := d.data[d.i]
+		if c == '"' {
+			s := string(d.data[start:d.i])
+			d.i++
+			return s, nil
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+		d.i++
+	}
+	buf := make([]byte, d.i-start, d.i-start+16)
+	copy(buf, d.data[start:d.i])
+	for d.i < len(d.data) {
+		c := d.data[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			return string(buf), nil
+		case c < 0x20:
+			return "", d.err("invalid character in string literal")
+		case c == '\\':
+			d.i++
+			if d.i >= len(d.data) {
+				return "", d.err("unexpected end of JSON input")
+			}
+			e := d.data[d.i]
+			d.i++
+			switch e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := d.hex4()
+				if !ok {
+					return "", d.err("invalid \\u escape in string")
+				}
+				if utf16.IsSurrogate(r) {
+					// A high surrogate followed by a low one is one rune;
+					// anything else is U+FFFD, as encoding/json does.
+					if d.i+1 < len(d.data) && d.data[d.i] == '\\' && d.data[d.i+1] == 'u' {
+						save := d.i
+						d.i += 2
+						r2, ok := d.hex4()
+						if !ok {
+							return "", d.err("invalid \\u escape in string")
+						}
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							buf = utf8.AppendRune(buf, dec)
+							continue
+						}
+						d.i = save
+					}
+					r = utf8.RuneError
+				}
+				buf = utf8.AppendRune(buf, r)
+			default:
+				return "", d.err("invalid escape in string")
+			}
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			d.i++
+		default:
+			r, size := utf8.DecodeRune(d.data[d.i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = append(buf, "\uFFFD"...)
+			} else {
+				buf = append(buf, d.data[d.i:d.i+size]...)
+			}
+			d.i += size
+		}
+	}
+	return "", d.err("unexpected end of JSON input")
+}
+
+func (d *decoder) hex4() (rune, bool) {
+	if len(d.data)-d.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.data[d.i : d.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	d.i += 4
+	return r, true
+}

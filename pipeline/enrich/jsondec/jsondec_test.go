@@ -1,0 +1,64 @@
+package jsondec
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+var seeds = []string{
+	`{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:a/b/jsonschema/1-0-0","data":{"id":"x","n":-1.5e+10,"ok":true,"z":null,"arr":[1,[2,{}],[]]}}]}`,
+	`"\u00e9\ud83d\ude00\ud800\udc00x\ud800y\uDFFF\"\\\/\b\f\n\r\t"`,
+	"\"caf\xc3\xa9 \xff\xfe bad utf8\"",
+	` [ 0 , -0 , 0.5 , 1E5 , 1e-2 ] `,
+	`{"a":1,"a":2}`, `{}`, `[]`, `""`, `0`, `true`, `false`, `null`,
+	`{"a":1}x`, `{"a":}`, `[1,]`, `01`, `1.`, `-`, `1e`, `"\x"`, `"\u12"`, "\"a\x01\"", `{"a" 1}`, `[1 2]`, `nul`, `{`, `[`, `"`,
+	`"\ud800\u0041"`, `"\ud800\u12"`, `{"a":[{"b":"\u0000"}]}`,
+}
+
+// FuzzDecodeMatchesEncodingJSON checks the decoder against encoding/json
+// with UseNumber (through the validator's own UnmarshalJSON): the same
+// inputs accepted, the same values produced.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, werr := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		got, gerr := Decode(data)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: encoding/json error %v, jsondec error %v", data, werr, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(want, got) {
+			t.Fatalf("%q: encoding/json %#v, jsondec %#v", data, want, got)
+		}
+	})
+}
+
+func TestSeeds(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, s := range append(seeds, deep(10000), deep(10001)) {
+		want, werr := jsonschema.UnmarshalJSON(strings.NewReader(s))
+		got, gerr := Decode([]byte(s))
+		if (werr == nil) != (gerr == nil) || (werr == nil && !reflect.DeepEqual(want, got)) {
+			t.Errorf("%q: want %#v (%v), got %#v (%v)", s, want, werr, got, gerr)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data := []byte(seeds[0])
+	b.Run("jsondec", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			Decode(data)
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		}
+	})
+}
