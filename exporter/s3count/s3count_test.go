@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -45,14 +47,20 @@ func tsvLine(appID, eventID string, ts time.Time, i int) string {
 	f[0], f[1], f[2], f[3], f[4], f[5], f[6] = appID, "web", ts.Add(2*time.Second).Format("2006-01-02 15:04:05.000"),
 		ts.Format("2006-01-02 15:04:05.000"), ts.Add(-time.Second).Format("2006-01-02 15:04:05.000"), "page_view", eventID
 	f[8], f[9], f[10], f[11] = "js-3.24.0", "js-3.24.0", "ssc-3.2.0-kinesis", "snowplow-enrich-kinesis-5.1.0"
-	f[12] = fmt.Sprintf("%064x", i*7919)
-	f[13] = fmt.Sprintf("10.%d.%d.0", i%256, (i/256)%256)
-	f[15] = fmt.Sprintf("%08x-aaaa-bbbb-cccc-%012x", i%5000, i%5000)
-	f[17] = fmt.Sprintf("%08x-1111-2222-3333-%012x", i%3000, i%3000)
+	// Pseudonymized identifiers are HMAC-SHA256 hex: incompressible, as in
+	// GitLab's bucket.
+	f[12], f[13], f[15], f[17] = hmacLike(i, 1), hmacLike(i, 2), hmacLike(i%5000, 3), hmacLike(i%3000, 4)
+	f[16] = fmt.Sprint(i % 40)
+	f[45] = fmt.Sprintf("%d", 1+i%7)
 	f[29] = fmt.Sprintf("https://gitlab.com/gitlab-org/gitlab/-/merge_requests/%d", i%100000)
 	f[52] = `{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1","data":{"environment":"production","source":"gitlab-rails","plan":"free","namespace_id":` + fmt.Sprint(i%9000) + `,"project_id":` + fmt.Sprint(i%40000) + `}}]}`
 	f[83] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 	return strings.Join(f, "\t")
+}
+
+func hmacLike(i, salt int) string {
+	h := sha256.Sum256([]byte(fmt.Sprint(i, "/", salt)))
+	return hex.EncodeToString(h[:])
 }
 
 func gz(t testing.TB, s string) []byte {
