@@ -214,3 +214,58 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCollectorKinesisDrainsOnSIGTERM: payloads acknowledged while Kinesis
+// is away sit in the collector's buffer; SIGTERM makes it wait for the
+// stream (within shutdown_timeout) and write them before it exits.
+func TestCollectorKinesisDrainsOnSIGTERM(t *testing.T) {
+	k := testkit.KinesaliteProcess(t)
+	kc := testkit.KinesisClient(k.URL)
+	testkit.CreateStream(t, kc, "raw-good", 1)
+	testkit.CreateStream(t, kc, "raw-bad", 1)
+	cfg := filepath.Join(t.TempDir(), "collector.yaml")
+	writeFile(t, cfg, "shutdown_timeout: 30s\nsink:\n  kinesis:\n    flush_interval: 20ms\n")
+	col := startCollector(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"},
+		"--config", cfg, "--sink", "kinesis", "--good", "raw-good", "--bad", "raw-bad", "--kinesis.endpoint", k.URL)
+	k.Kill()
+	var eids []string
+	for i := 0; i < 50; i++ {
+		eid := fmt.Sprintf("drain-%03d", i)
+		resp, err := http.Get(col.URL + "/i?e=se&se_ca=drain&se_ac=sigterm&tv=e2e&p=srv&eid=" + eid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %d while Kinesis is away (buffer not full) = %d, want 200", i, resp.StatusCode)
+		}
+		eids = append(eids, eid)
+	}
+	if used := col.metric(t, metricname.CollectorBufferBytes.Name); used == 0 {
+		t.Fatal("nothing buffered while Kinesis is away")
+	}
+	exited := make(chan struct{})
+	go func() { col.stop(t, 40*time.Second); close(exited) }()
+	time.Sleep(time.Second)
+	select {
+	case <-exited:
+		t.Fatal("collector exited on SIGTERM with its buffer unwritten and Kinesis away")
+	default:
+	}
+	k.Start()
+	<-exited
+	inStream := map[string]int{}
+	for _, p := range decodePayloads(t, recordsOf(testkit.ReadStream(t, kc, "raw-good"))) {
+		for _, ev := range eventsOf(t, p) {
+			inStream[ev["eid"]]++
+		}
+	}
+	for _, e := range eids {
+		if inStream[e] == 0 {
+			t.Errorf("event %s acknowledged before SIGTERM is not in raw-good after the drain", e)
+		}
+	}
+	if !col.Proc.Contains("sinks drained") {
+		t.Errorf("collector did not report a clean drain:\n%s", col.Proc.Output())
+	}
+}

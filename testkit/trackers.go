@@ -37,8 +37,9 @@ type SelfDescribingJSON struct {
 type TrackerEvent struct {
 	Kind EventKind `json:"kind"`
 
-	// Page view (and, in the browser, the page every event is sent from:
-	// BrowserTracker serves its page under PageURL's path).
+	// Page view. In the browser, PageURL and Referrer override the page's
+	// own (setCustomUrl, setReferrerUrl) for this and every later event of
+	// the run; unset, events carry the test page's URL.
 	PageURL   string `json:"pageUrl,omitempty"`
 	PageTitle string `json:"pageTitle,omitempty"`
 	Referrer  string `json:"referrer,omitempty"`
