@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plowline/plowline/dashboards/promqlcheck"
+	"github.com/plowline/plowline/exporter/config"
 	"github.com/plowline/plowline/metricname"
 	"github.com/plowline/plowline/testkit"
 )
@@ -233,6 +234,38 @@ func TestPromDuration(t *testing.T) {
 		dur, _ := time.ParseDuration(d)
 		if got := promDuration(dur); got != want {
 			t.Errorf("promDuration(%s) = %s, want %s", d, got, want)
+		}
+	}
+}
+
+// TestNodeNamesMatchDefaultGraphs: the rules name nodes of the exporter's
+// default flow graphs; renaming a node there must fail here.
+func TestNodeNamesMatchDefaultGraphs(t *testing.T) {
+	m := regexp.MustCompile(`^node!~"(.*)"$`).FindStringSubmatch(GoodNodesMatcher)
+	if m == nil {
+		t.Fatalf("GoodNodesMatcher %q is not a node!~ matcher", GoodNodesMatcher)
+	}
+	notGood := regexp.MustCompile("^(?:" + m[1] + ")$")
+	for name, c := range map[string]config.Config{
+		"Default": config.Default(),
+		"Local":   config.Local(config.LocalOptions{DataDir: t.TempDir(), MetricsURL: "http://127.0.0.1:1/metrics", S3Endpoint: "http://127.0.0.1:1", Bucket: "b", WarehousePath: "w.db"}),
+	} {
+		for _, want := range []string{EnricherGoodNode, EnricherBadNode} {
+			if _, ok := c.Node(want); !ok {
+				t.Errorf("config.%s has no node %q", name, want)
+			}
+		}
+		good := func(n string) bool { return !notGood.MatchString(n) }
+		for _, e := range c.Edges {
+			if e.Relation == config.RelationSplit {
+				if !good(e.To) || good(e.ToBad) {
+					t.Errorf("config.%s edge %s: %s should count as good (%v) and %s as not (%v)", name, e.Name, e.To, good(e.To), e.ToBad, good(e.ToBad))
+				}
+				continue
+			}
+			if good(e.From) != good(e.To) {
+				t.Errorf("config.%s edge %s joins %s (good %v) and %s (good %v)", name, e.Name, e.From, good(e.From), e.To, good(e.To))
+			}
 		}
 	}
 }

@@ -26,9 +26,18 @@ const (
 	// GoodEventsDropFor: windows are an hour long by default; requiring the
 	// drop for an hour means two consecutive windows, not one odd hour.
 	GoodEventsDropFor = time.Hour
-	// GoodNodesMatcher selects the nodes that count good events: by the
-	// default graph's naming, nodes counting bad rows have "bad" in their name.
-	GoodNodesMatcher = `node!~".*bad.*"`
+	// GoodNodesMatcher selects the nodes that count good events. In the
+	// default flow graphs (config.Default, config.Local) nodes counting bad
+	// rows have "bad" in their name and the trackers' failures "failed";
+	// fewer of those is good news, not a drop.
+	GoodNodesMatcher = `node!~".*(bad|failed).*"`
+
+	// EnricherGoodNode and EnricherBadNode are the default flow graphs'
+	// nodes for the enricher's output: in production the enricher's
+	// counters reach CloudWatch (EMF), not Prometheus, so the bad-event
+	// ratio falls back to the exporter's node counts.
+	EnricherGoodNode = "enricher:good"
+	EnricherBadNode  = "enricher:bad"
 
 	// BadEventRatio: a healthy pipeline's enricher rejects a few percent of
 	// events (old tracker versions, bots). A jump past 5% is usually a schema
@@ -122,8 +131,8 @@ func reconciliationRules(o Options) []Rule {
 	edgeLabels := func(edge, from, to string) string {
 		return fmt.Sprintf(`{edge=%q,from=%q,to=%q}`, edge, from, to)
 	}
-	lost := edgeLabels("warehouse_good", "s3_good", "warehouse_good")
-	ok := edgeLabels("collector_to_raw", "collector", "raw_good")
+	lost := edgeLabels("s3_to_warehouse_good", "s3:good", "warehouse:good")
+	ok := edgeLabels("enricher_to_kinesis_good", "enricher:good", "kinesis:enriched-good")
 	return []Rule{
 		{
 			Alert:    "PlowlineEventsLost",
@@ -145,21 +154,21 @@ func reconciliationRules(o Options) []Rule {
 					Name:     "an edge out of tolerance for longer than the for-duration fires, an edge in tolerance does not",
 					Interval: time.Minute,
 					Series: []Series{
-						{disc + `{edge="warehouse_good",from="s3_good",to="warehouse_good",relation="eq"}`, "1200x30"},
+						{disc + `{edge="s3_to_warehouse_good",from="s3:good",to="warehouse:good",relation="eq"}`, "1200x30"},
 						{oot + lost, "0x9 1x20"},
-						{mn.EdgeDiscrepancyRatio.Name + `{edge="warehouse_good",from="s3_good",to="warehouse_good",relation="eq"}`, "0.012x30"},
-						{mn.EdgeToleranceRatio.Name + `{edge="warehouse_good"}`, "0.001x30"},
-						{mn.EdgeWindowStart.Name + `{edge="warehouse_good"}`, "7200x30"},
-						{mn.EdgeOutOfToleranceSince.Name + `{edge="warehouse_good"}`, "3600x30"},
+						{mn.EdgeDiscrepancyRatio.Name + `{edge="s3_to_warehouse_good",from="s3:good",to="warehouse:good",relation="eq"}`, "0.012x30"},
+						{mn.EdgeToleranceRatio.Name + `{edge="s3_to_warehouse_good"}`, "0.001x30"},
+						{mn.EdgeWindowStart.Name + `{edge="s3_to_warehouse_good"}`, "7200x30"},
+						{mn.EdgeOutOfToleranceSince.Name + `{edge="s3_to_warehouse_good"}`, "3600x30"},
 						{mn.EdgeWindowsOutOfTolerance.Name + lost, "2x30"},
-						{disc + `{edge="collector_to_raw",from="collector",to="raw_good",relation="ge"}`, "5x30"},
+						{disc + `{edge="enricher_to_kinesis_good",from="enricher:good",to="kinesis:enriched-good",relation="eq"}`, "5x30"},
 						{oot + ok, "0x30"},
 					},
 					EvalTime: 20 * time.Minute,
 					Fires: []Expected{{
-						Labels:  map[string]string{"edge": "warehouse_good", "from": "s3_good", "to": "warehouse_good", "relation": "eq"},
-						Summary: "Events lost between s3_good and warehouse_good: 1.2k in a settled window",
-						Description: "1.2k events that s3_good counted are missing at warehouse_good (edge warehouse_good, relation eq): " +
+						Labels:  map[string]string{"edge": "s3_to_warehouse_good", "from": "s3:good", "to": "warehouse:good", "relation": "eq"},
+						Summary: "Events lost between s3:good and warehouse:good: 1.2k in a settled window",
+						Description: "1.2k events that s3:good counted are missing at warehouse:good (edge s3_to_warehouse_good, relation eq): " +
 							"1.2% of expected against a tolerance of 0.1%, in the settled window starting 1970-01-01 02:00:00 +0000 UTC. " +
 							"Out of tolerance since the window starting 1970-01-01 01:00:00 +0000 UTC; 2 out-of-tolerance windows in the lookback. " +
 							"A negative count means more events downstream than expected (duplicates).",
@@ -169,7 +178,7 @@ func reconciliationRules(o Options) []Rule {
 					Name:     "an edge out of tolerance for less than the for-duration stays quiet",
 					Interval: time.Minute,
 					Series: []Series{
-						{disc + `{edge="warehouse_good",from="s3_good",to="warehouse_good",relation="eq"}`, "1200x30"},
+						{disc + `{edge="s3_to_warehouse_good",from="s3:good",to="warehouse:good",relation="eq"}`, "1200x30"},
 						{oot + lost, "0x9 1x3 0x17"},
 					},
 					EvalTime: 20 * time.Minute,
@@ -196,14 +205,15 @@ func reconciliationRules(o Options) []Rule {
 					Interval:     5 * time.Minute,
 					EvalInterval: 30 * time.Minute,
 					Series: []Series{
-						{mn.NodeEvents.Name + `{node="warehouse_good",kind="warehouse",bucketing="event_time"}`, "5000x2100 1500x30"},
-						{mn.NodeEvents.Name + `{node="warehouse_bad",kind="warehouse",bucketing="event_time"}`, "5000x2100 10x30"},
+						{mn.NodeEvents.Name + `{node="warehouse:good",kind="warehouse",bucketing="event_time"}`, "5000x2100 1500x30"},
+						{mn.NodeEvents.Name + `{node="warehouse:bad",kind="warehouse",bucketing="event_time"}`, "5000x2100 10x30"},
+						{mn.NodeEvents.Name + `{node="trackers:failed",kind="prometheus",bucketing="event_time"}`, "5000x2100 10x30"},
 					},
 					EvalTime: 10650 * time.Minute,
 					Fires: []Expected{{
-						Labels:      map[string]string{"node": "warehouse_good", "kind": "warehouse", "bucketing": "event_time"},
-						Summary:     "warehouse_good counted 1.5k events, under 50% of the same window a week earlier",
-						Description: "warehouse_good counted 1.5k events in its latest settled window, 30% of the 5k it counted in the same window a week earlier (threshold 50%, for 1h).",
+						Labels:      map[string]string{"node": "warehouse:good", "kind": "warehouse", "bucketing": "event_time"},
+						Summary:     "warehouse:good counted 1.5k events, under 50% of the same window a week earlier",
+						Description: "warehouse:good counted 1.5k events in its latest settled window, 30% of the 5k it counted in the same window a week earlier (threshold 50%, for 1h).",
 					}},
 				},
 				{
@@ -211,8 +221,8 @@ func reconciliationRules(o Options) []Rule {
 					Interval:     5 * time.Minute,
 					EvalInterval: 30 * time.Minute,
 					Series: []Series{
-						{mn.NodeEvents.Name + `{node="warehouse_good",kind="warehouse",bucketing="event_time"}`, "5000x2100 4000x30"},
-						{mn.NodeEvents.Name + `{node="s3_good",kind="s3",bucketing="event_time"}`, "500x2100 100x30"},
+						{mn.NodeEvents.Name + `{node="warehouse:good",kind="warehouse",bucketing="event_time"}`, "5000x2100 4000x30"},
+						{mn.NodeEvents.Name + `{node="s3:good",kind="s3",bucketing="event_time"}`, "500x2100 100x30"},
 					},
 					EvalTime: 10650 * time.Minute,
 				},
@@ -225,8 +235,15 @@ func reconciliationRules(o Options) []Rule {
 func stageRules(o Options) []Rule {
 	w := promDuration(BadEventWindow)
 	events := mn.EnricherEvents.Name
-	badRatio := fmt.Sprintf("sum(rate(%s{result=\"bad\"}[%s]))\n  / sum(rate(%s[%s]))\n  > %g\nand\nsum(rate(%s[%s])) > %g",
-		events, w, events, w, BadEventRatio, events, w, BadEventMinRate)
+	// Two forms, the first that has data wins: the enricher's own counters
+	// (a scraped process, e.g. plowline run), else the exporter's counts of
+	// the enricher nodes in the latest settled window (production, where
+	// the enricher is a Lambda and its counters go to CloudWatch).
+	nodeBad := fmt.Sprintf("sum(%s{node=%q})", mn.NodeEvents.Name, EnricherBadNode)
+	nodeAll := fmt.Sprintf("sum(%s{node=~%q})", mn.NodeEvents.Name, EnricherGoodNode+"|"+EnricherBadNode)
+	badRatio := fmt.Sprintf("(\n  sum(rate(%s{result=\"bad\"}[%s]))\n    / sum(rate(%s[%s]))\n    > %g\n  and\n  sum(rate(%s[%s])) > %g\n)\nor\n(\n  %s\n    / %s\n    > %g\n  and\n  %s > %g * scalar(max(%s))\n)",
+		events, w, events, w, BadEventRatio, events, w, BadEventMinRate,
+		nodeBad, nodeAll, BadEventRatio, nodeAll, BadEventMinRate, mn.WindowSeconds.Name)
 	byType := fmt.Sprintf("sort_desc(sum by (type) (rate(%s[%s])))", mn.EnricherBadRows.Name, w)
 	collectorBad := fmt.Sprintf("sum(rate(%s[%s]))", mn.CollectorBadRows.Name, w)
 
@@ -312,9 +329,10 @@ func stageRules(o Options) []Rule {
 			For:      BadEventFor,
 			Severity: SeverityWarning,
 			Summary:  "{{ $value | humanizePercentage }} of enriched events are bad",
-			Description: "{{ $value | humanizePercentage }} of the events the enricher processed in the last " + w + " were bad (threshold " + pct(BadEventRatio) +
-				"). Bad rows per second by type: {{ range query \"" + byType + "\" }}{{ .Labels.type }} {{ printf \"%.2f\" .Value }}; {{ end }}" +
-				"collector bad rows per second: " + tmplValue(collectorBad, `printf "%.2f"`) + ".",
+			Description: "{{ $value | humanizePercentage }} of the events the enricher processed were bad (threshold " + pct(BadEventRatio) +
+				"; from its counters over the last " + w + ", or from the exporter's " + EnricherGoodNode + "/" + EnricherBadNode + " counts of the latest settled window)." +
+				"{{ with query \"" + byType + "\" }} Bad rows per second by type: {{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ $s.Labels.type }} {{ printf \"%.2f\" $s.Value }}{{ end }}.{{ end }}" +
+				"{{ with query \"" + collectorBad + "\" }} Collector bad rows per second: {{ . | first | value | printf \"%.2f\" }}.{{ end }}",
 			Dashboard:       DashboardOverview,
 			TemplateQueries: []string{byType, collectorBad},
 			Cases: []Case{
@@ -331,9 +349,44 @@ func stageRules(o Options) []Rule {
 					EvalTime: time.Hour,
 					Fires: []Expected{{
 						Summary: "10% of enriched events are bad",
-						Description: "10% of the events the enricher processed in the last 30m were bad (threshold 5%). " +
-							"Bad rows per second by type: schema_violations 0.75; enrichment_failures 0.25; collector bad rows per second: 0.10.",
+						Description: "10% of the events the enricher processed were bad (threshold 5%; from its counters over the last 30m, " +
+							"or from the exporter's enricher:good/enricher:bad counts of the latest settled window). " +
+							"Bad rows per second by type: schema_violations 0.75, enrichment_failures 0.25. Collector bad rows per second: 0.10.",
 					}},
+				},
+				{
+					Name:     "10% bad in the exporter's settled window fires without the enricher's counters",
+					Interval: time.Minute,
+					Series: []Series{
+						{mn.NodeEvents.Name + `{node="enricher:good",kind="cloudwatch",bucketing="arrival_time"}`, "90000x40"},
+						{mn.NodeEvents.Name + `{node="enricher:bad",kind="cloudwatch",bucketing="arrival_time"}`, "10000x40"},
+						{mn.WindowSeconds.Name, "3600x40"},
+					},
+					EvalTime: 30 * time.Minute,
+					Fires: []Expected{{
+						Summary: "10% of enriched events are bad",
+						Description: "10% of the events the enricher processed were bad (threshold 5%; from its counters over the last 30m, " +
+							"or from the exporter's enricher:good/enricher:bad counts of the latest settled window).",
+					}},
+				},
+				{
+					Name:     "2% bad in the settled window, and a nearly empty window, stay quiet",
+					Interval: time.Minute,
+					Series: []Series{
+						{mn.NodeEvents.Name + `{node="enricher:good",kind="cloudwatch",bucketing="arrival_time",instance="a"}`, "98000x40"},
+						{mn.NodeEvents.Name + `{node="enricher:bad",kind="cloudwatch",bucketing="arrival_time",instance="a"}`, "2000x40"},
+						{mn.WindowSeconds.Name + `{instance="a"}`, "3600x40"},
+					},
+					EvalTime: 30 * time.Minute,
+				},
+				{
+					Name:     "all bad in a nearly empty window stays quiet",
+					Interval: time.Minute,
+					Series: []Series{
+						{mn.NodeEvents.Name + `{node="enricher:bad",kind="cloudwatch",bucketing="arrival_time"}`, "20x40"},
+						{mn.WindowSeconds.Name, "3600x40"},
+					},
+					EvalTime: 30 * time.Minute,
 				},
 				{
 					Name:     "2% bad stays quiet",
@@ -732,23 +785,23 @@ func canaryRules(o Options) []Rule {
 					Name:     "nearly three hours without a canary fires",
 					Interval: time.Minute,
 					Series: []Series{
-						{seen + `{stage="s3_good"}`, "600x200"},
+						{seen + `{stage="s3"}`, "600x200"},
 						{seen + `{stage="collector"}`, "0+60x200"},
 						{mn.CanaryLastSent.Name, "10740x200"},
 						{mn.CanarySendFailures.Name, "0x200"},
 					},
 					EvalTime: 3 * time.Hour,
 					Fires: []Expected{{
-						Labels:  map[string]string{"stage": "s3_good"},
-						Summary: "No canary found at stage s3_good for 2h 50m 0s",
-						Description: "No canary event has been found at stage s3_good for 2h 50m 0s (threshold 2h). " +
+						Labels:  map[string]string{"stage": "s3"},
+						Summary: "No canary found at stage s3 for 2h 50m 0s",
+						Description: "No canary event has been found at stage s3 for 2h 50m 0s (threshold 2h). " +
 							"The latest canary was sent 1970-01-01 02:59:00 +0000 UTC; canary sends the collector refused in the last hour: 0.",
 					}},
 				},
 				{
 					Name:     "canaries arriving every minute stay quiet",
 					Interval: time.Minute,
-					Series:   []Series{{seen + `{stage="s3_good"}`, "0+60x200"}},
+					Series:   []Series{{seen + `{stage="s3"}`, "0+60x200"}},
 					EvalTime: 3 * time.Hour,
 				},
 			},

@@ -170,25 +170,32 @@ Run on a host with the exporter's configuration (read-only; it queries the same 
 
 ` + "```sh" + `
 {{ .Reconcile }}
-echo "exit status $?"   # 1 = a settled edge is out of tolerance
+echo "exit status $?"   # 0 ok, 1 a settled edge is out of tolerance, 3 a source could not be read
 ` + "```" + `
 
-How to read it:
+How to read it (the exporter's HTML page at ` + "`/`" + ` shows the same):
 
-- The first table has one row per **stage** (node of the flow graph, in pipeline order) and one column per
-  **window** (hours by default). Each cell is the count that stage saw for that window. Windows still inside
-  an edge's latency budget are marked unsettled: their downstream counts are still arriving, do not judge them.
-- The second table has one row per **edge** and window: **expected** (what the downstream side should have
-  counted, from the upstream side and the relation: ` + "`eq`" + `, ` + "`ge`" + ` or ` + "`split`" + ` = good + bad),
-  **observed** (what it counted), **discrepancy** (expected − observed; positive = events lost, negative =
-  duplicates) and whether it is within the edge's tolerance.
-- Read edges in pipeline order: the **first** out-of-tolerance edge is where events went missing; edges
-  after it usually inherit the shortfall. The earliest out-of-tolerance window is the "since when".
-- Edges read from CloudWatch are bucketed by arrival time and have wider tolerances; a discrepancy there that
-  moves to the neighbouring window is timing, not loss. Edges bucketed by event time are exact.
-- Exit status 0: every settled edge within tolerance; 1: at least one is out; 2: a usage or configuration error.
-  ` + "`--json`" + ` prints the same tables as JSON, for scripts and for pasting into the incident issue.
-- A source that cannot be read shows as an error for its nodes, not as zero: fix access first (see **The exporter itself** below).
+- **Nodes × windows.** One row per node of the flow graph (trackers, collector, enricher, streams, Firehose,
+  S3, warehouse — in pipeline order) with its source and bucketing (` + "`event_time`" + ` is exact: the collector
+  timestamp of each event; ` + "`arrival_time`" + ` is when CloudWatch saw the record), one column per window
+  (an hour by default). ` + "`?`" + ` means the count is unknown (its source failed).
+- **Edges × windows.** One row per edge (` + "`from = to`" + `, ` + "`from ≤ to`" + `, or ` + "`from = good+bad: to`" + ` for the
+  enricher's split) with its tolerance. Cells: ` + "`ok`" + ` (within tolerance, perhaps with a small ` + "`-n lost`" + ` or
+  ` + "`+n extra`" + `), ` + "`OUT -n lost (x%)`" + ` (expected minus observed, out of tolerance), ` + "`OUT +n extra`" + `
+  (duplicates), ` + "`…`" + ` (not settled yet: inside the edge's latency budget — do not judge it), ` + "`?`" + ` (unknown).
+- **OUT OF TOLERANCE.** For each failing edge: how many events, in which window, the share of expected, and
+  **since when** (the first window of the current run) — copy these lines into the incident.
+- **Read edges in pipeline order:** the **first** failing edge is the stage losing events; later edges
+  usually inherit the shortfall. Arrival-time edges (CloudWatch) that fail in one window and show extra in the
+  next are timing, not loss.
+- **Sources.** ` + "`up`/`DOWN`" + `, last success, errors and the last error per source: fix a ` + "`DOWN`" + ` source
+  first (see **The exporter itself**), its nodes' counts are unknown. **Canary**: sent, not accepted, and per stage
+  seen / lost / latest latency.
+- **Exit status:** 0 every settled window within tolerance; 1 an edge out of tolerance; 2 bad flags or
+  configuration; 3 nothing out of tolerance but a source failed (the answer is incomplete). ` + "`--json`" + ` prints the
+  same for scripts.
+- Widen the range (` + "`--from -48h`" + `) to find when it started; narrow it (` + "`--from 2026-11-26T09:00:00Z --to 2026-11-26T12:00:00Z`" + `)
+  to re-check a backfill.
 
 ## Diagnosis by stage
 

@@ -25,7 +25,7 @@ var runbookEventsLost = Runbook{
 		"Open the overview dashboard: the funnel shows the stage where counts fall off, the discrepancy panel shows when it started.",
 		"Go to that stage's section under *Diagnosis by stage*.",
 	},
-	StartAt: []string{StageFirehose, StageWarehouse, StageStreams},
+	StartAt: nil, // the failing edge says which stage: all in pipeline order
 	Mitigation: []string{
 		"Loss between the collector and the raw stream: the collector's sink is failing — see `PlowlineCollectorSinkUnhealthy`; scale the stream's shards if writes are throttled.",
 		"Loss between the raw stream and the enriched streams: the enricher is erroring or throttled; fix it before the raw stream's retention runs out (`PlowlineStreamBackingUp`). Events still in the stream are processed once it recovers.",
