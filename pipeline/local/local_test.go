@@ -1,0 +1,141 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plowline/plowline/pipeline/demo"
+	"github.com/plowline/plowline/pipeline/fault"
+	"github.com/plowline/plowline/pipeline/lake"
+)
+
+func testConfig(t testing.TB, dir string) Config {
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.CollectorAddress = "127.0.0.1:0"
+	cfg.WebAddress = "127.0.0.1:0"
+	cfg.BufferInterval = 200 * time.Millisecond
+	return cfg
+}
+
+func queryInt(t testing.TB, db *sql.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// send posts batches of demo events and returns the ids of the valid and
+// invalid ones.
+func send(t testing.TB, url string, batches, size int, invalid float64) (valid, bad []string) {
+	t.Helper()
+	b := demo.NewBuilder(42, invalid)
+	for i := 0; i < batches; i++ {
+		body, _, _ := b.Batch(size)
+		if err := demo.Post(context.Background(), http.DefaultClient, url, body); err != nil {
+			t.Fatal(err)
+		}
+		for j, id := range b.LastIDs {
+			if b.LastValid[j] {
+				valid = append(valid, id)
+			} else {
+				bad = append(bad, id)
+			}
+		}
+	}
+	return valid, bad
+}
+
+func TestPipelineDeliversEveryEventAndSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Start(testConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, bad := send(t, p.Info().CollectorURL, 20, 10, 0.2)
+	if len(bad) == 0 || len(valid) == 0 {
+		t.Fatalf("demo sent %d valid and %d invalid events; want both", len(valid), len(bad))
+	}
+	resp, err := http.Get(p.Info().MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := lake.OpenReadOnly(filepath.Join(dir, WarehouseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_events"); got != len(valid) {
+		t.Errorf("gitlab_events has %d rows, want the %d valid events", got, len(valid))
+	}
+	if got := queryInt(t, db, "SELECT COUNT(DISTINCT event_id) FROM gitlab_events WHERE event_id IN ('"+strings.Join(valid, "','")+"')"); got != len(valid) {
+		t.Errorf("%d of %d valid event ids found in gitlab_events", got, len(valid))
+	}
+	if got := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_bad_events"); got != len(bad) {
+		t.Errorf("gitlab_bad_events has %d rows, want the %d invalid events", got, len(bad))
+	}
+	// Pseudonymized: user ids are 64-hex HMACs, never the clear number.
+	if got := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_events WHERE length(user_id) != 64"); got != 0 {
+		t.Errorf("%d rows with a user_id that is not an HMAC", got)
+	}
+	db.Close()
+
+	// Restart on the same data directory: nothing is loaded twice, and new
+	// events are added.
+	p2, err := Start(testConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid2, _ := send(t, p2.Info().CollectorURL, 2, 10, 0)
+	if err := p2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, _ = lake.OpenReadOnly(filepath.Join(dir, WarehouseFile))
+	defer db.Close()
+	if got := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_events"); got != len(valid)+len(valid2) {
+		t.Errorf("after restart gitlab_events has %d rows, want %d", got, len(valid)+len(valid2))
+	}
+}
+
+func TestFaultDropsAreCountedAndMissingDownstream(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	rules, err := fault.ParseRules([]string{"drop 0.5 enriched-good>pseudonymizer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Faults = rules
+	p, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, _ := send(t, p.Info().CollectorURL, 10, 10, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dropped := int(p.Faults().Counts()[0].Changed)
+	if dropped == 0 || dropped == len(valid) {
+		t.Fatalf("dropped %d of %d at fraction 0.5", dropped, len(valid))
+	}
+	db, _ := lake.OpenReadOnly(filepath.Join(dir, WarehouseFile))
+	defer db.Close()
+	if got := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_events"); got != len(valid)-dropped {
+		t.Errorf("gitlab_events has %d rows; %d sent - %d dropped = %d", got, len(valid), dropped, len(valid)-dropped)
+	}
+}
