@@ -221,3 +221,24 @@ func templateQuery(format string) string {
 func (o Options) RunbookIndexURL() string {
 	return o.withDefaults().RunbookBaseURL
 }
+
+// KinesisDefaultRetention is Kinesis's default retention, assumed for
+// streams whose retention neither the exporter nor the topology gives.
+const KinesisDefaultRetention = 24 * time.Hour
+
+// fallbackRetention is the shortest retention the topology gives its
+// streams (the conservative choice when one value must stand for all), or
+// Kinesis's default.
+func (o Options) fallbackRetention() time.Duration {
+	var shortest time.Duration
+	for _, s := range o.Topology.Streams {
+		d := time.Duration(s.RetentionHours * float64(time.Hour))
+		if d > 0 && (shortest == 0 || d < shortest) {
+			shortest = d
+		}
+	}
+	if shortest == 0 {
+		return KinesisDefaultRetention
+	}
+	return shortest
+}

@@ -250,11 +250,15 @@ func stageRules(o Options) []Rule {
 	age := mn.KinesisIteratorAge.Name
 	ret := mn.KinesisRetention.Name
 	ageQ := age + "{stream=%q}"
-	retQ := ret + "{stream=%q}"
+	// The retention falls back to the topology's when the exporter does not
+	// expose it for a stream, so a missing gauge cannot silence the alert.
+	fallback := o.fallbackRetention().Seconds()
+	retOr := fmt.Sprintf("(%s or %s * 0 + %g)", ret, age, fallback)
+	retQ := fmt.Sprintf("%s{stream=%%q} or %s{stream=%%q} * 0 + %g", ret, age, fallback)
 	backingDesc := func(threshold string) string {
 		return "The oldest record in Kinesis stream {{ $labels.stream }} that its consumer has not read is " +
 			tmplValue(ageQ, "humanizeDuration", "$labels.stream") + " old (GetRecords.IteratorAgeMilliseconds; threshold " + threshold +
-			"). Kinesis keeps records for " + tmplValue(retQ, "humanizeDuration", "$labels.stream") +
+			"). Kinesis keeps records for " + tmplValue(retQ, "humanizeDuration", "$labels.stream", "$labels.stream") +
 			": unless the consumer catches up, records expire unread, lost for good, in {{ $value | humanizeDuration }}."
 	}
 	backingSummary := "Kinesis stream {{ $labels.stream }} backing up: {{ $value | humanizeDuration }} before unread records expire"
@@ -408,7 +412,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:           "PlowlineStreamBackingUp",
-			Expr:            fmt.Sprintf("%s - %s\n  and\n%s > %s", ret, age, age, seconds(StreamBackingUpWarningAge)),
+			Expr:            fmt.Sprintf("%s - %s\n  and\n%s > %s", retOr, age, age, seconds(StreamBackingUpWarningAge)),
 			For:             15 * time.Minute,
 			Severity:        SeverityWarning,
 			Summary:         backingSummary,
@@ -441,7 +445,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:           "PlowlineStreamBackingUp",
-			Expr:            fmt.Sprintf("%s - %s\n  and\n%s > %g * %s", ret, age, age, StreamBackingUpCriticalFraction, ret),
+			Expr:            fmt.Sprintf("%s - %s\n  and\n%s > %g * %s", retOr, age, age, StreamBackingUpCriticalFraction, retOr),
 			For:             5 * time.Minute,
 			Severity:        SeverityCritical,
 			Summary:         backingSummary,
@@ -467,6 +471,29 @@ func stageRules(o Options) []Rule {
 							Severity: SeverityWarning,
 							Summary:  "Kinesis stream snowplow-raw-good backing up: 1d 10h 6m 40s before unread records expire",
 							Description: "The oldest record in Kinesis stream snowplow-raw-good that its consumer has not read is 13h 53m 20s old " +
+								"(GetRecords.IteratorAgeMilliseconds; threshold 30m). Kinesis keeps records for 2d 0h 0m 0s: unless the consumer catches up, " +
+								"records expire unread, lost for good, in 1d 10h 6m 40s.",
+						},
+					},
+				},
+				{
+					Name:     "without a retention gauge the topology's retention applies",
+					Interval: time.Minute,
+					Series:   []Series{{age + `{stream="snowplow-enriched-good"}`, "50000x60"}},
+					EvalTime: 30 * time.Minute,
+					Fires: []Expected{
+						{
+							Labels:  map[string]string{"stream": "snowplow-enriched-good"},
+							Summary: "Kinesis stream snowplow-enriched-good backing up: 1d 10h 6m 40s before unread records expire",
+							Description: "The oldest record in Kinesis stream snowplow-enriched-good that its consumer has not read is 13h 53m 20s old " +
+								"(GetRecords.IteratorAgeMilliseconds; threshold 25% of retention). Kinesis keeps records for 2d 0h 0m 0s: unless the consumer catches up, " +
+								"records expire unread, lost for good, in 1d 10h 6m 40s.",
+						},
+						{
+							Labels:   map[string]string{"stream": "snowplow-enriched-good"},
+							Severity: SeverityWarning,
+							Summary:  "Kinesis stream snowplow-enriched-good backing up: 1d 10h 6m 40s before unread records expire",
+							Description: "The oldest record in Kinesis stream snowplow-enriched-good that its consumer has not read is 13h 53m 20s old " +
 								"(GetRecords.IteratorAgeMilliseconds; threshold 30m). Kinesis keeps records for 2d 0h 0m 0s: unless the consumer catches up, " +
 								"records expire unread, lost for good, in 1d 10h 6m 40s.",
 						},
