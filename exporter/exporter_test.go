@@ -187,6 +187,17 @@ plowline_edge_discrepancy_events{edge="enriched_to_loaded",from="enriched",relat
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), metricname.EdgeDiscrepancyEvents.Name); err != nil {
 		t.Error(err)
 	}
+	// Every series passes client_golang's linter (promtool check metrics rules).
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	if n := testutil.CollectAndCount(metrics.New(exp.View, "test"), metricname.KinesisRetention.Name); n != 0 {
+		t.Errorf("retention reported for a topology without streams: %d", n)
+	}
 	rec := httptest.NewRecorder()
 	exp.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	body := rec.Body.String()

@@ -83,6 +83,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	emit(metricname.ExporterBuildInfo, 1, c.version)
 	emit(metricname.WindowSeconds, v.Config.Window.Seconds())
+	// Retention is configuration, not a CloudWatch metric: alerts compare
+	// iterator age with it.
+	for _, st := range v.Config.Topology.Streams {
+		if st.RetentionHours > 0 {
+			emit(metricname.KinesisRetention, st.RetentionHours*3600, st.Name)
+		}
+	}
 
 	for _, s := range v.Sources {
 		emit(metricname.SourceUp, b2f(s.Up), s.Name, s.Kind)
