@@ -142,6 +142,23 @@ func runDashboardsCloudWatch(ctx context.Context, args []string, stdout, stderr 
 	region := fs.String("region", "", "AWS region of the widgets and of the API call (default: the topology's region)")
 	endpoint := fs.String("endpoint", "", "CloudWatch endpoint URL (default: the SDK's for the region)")
 	runbook := fs.String("runbook-url", alerts.DefaultRunbookBaseURL, "base URL of the runbooks linked from the dashboard's header")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: plowline dashboards cloudwatch [--put] [--name SnowPlow] [--config exporter.yaml] [--region R] [--endpoint URL]
+
+Builds the CloudWatch dashboard body (load balancer new flows, collector
+invocations, Kinesis incoming records and iterator age per stream, Firehose
+incoming / delivered to S3 / data freshness per delivery stream, Lambda
+errors and duration per function) from the topology, and prints it; with
+--put, uploads it with PutDashboard and prints CloudWatch's validation
+messages. Credentials come from the AWS default chain (environment, shared
+config, instance or task role) and need cloudwatch:PutDashboard.
+
+Exit status: 0 uploaded (or printed), 1 CloudWatch refused it, 2 bad flags.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
