@@ -372,7 +372,7 @@ func (c Config) Validate() error {
 	if (c.Sink.Type == "kinesis" || c.Sink.Type == "file") && (c.Sink.Good == "" || c.Sink.Bad == "") {
 		bad("sink.good/sink.bad", fmt.Sprintf("%q/%q", c.Sink.Good, c.Sink.Bad), "both are required for sink type "+c.Sink.Type)
 	}
-	if c.Sink.Type == "file" && c.Sink.Good == c.Sink.Bad && c.Sink.Good != "" {
+	if c.Sink.Type == "file" && c.Sink.Good == c.Sink.Bad && c.Sink.Good != "" && c.Sink.Good != os.DevNull {
 		bad("sink.bad", c.Sink.Bad, "must differ from sink.good")
 	}
 	k := c.Sink.Kinesis
