@@ -76,6 +76,9 @@ func TestQueriesNameKnownMetrics(t *testing.T) {
 					t.Errorf("%s: %q uses metric %s, which metricname does not define", r.Alert, q, n)
 				}
 			}
+			if err := promqlcheck.Check(q, promqlcheck.Plowline, promqlcheck.TargetLabels...); err != nil {
+				t.Errorf("%s: %v", r.Alert, err)
+			}
 		}
 	}
 }

@@ -119,6 +119,9 @@ func TestAllPromQLNamesKnown(t *testing.T) {
 					t.Errorf("%s: %q uses %s, which metricname does not define", path, q, n)
 				}
 			}
+			if err := promqlcheck.Check(q, promqlcheck.Plowline, promqlcheck.TargetLabels...); err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
 		}
 	}
 	if checked < 50 {

@@ -207,6 +207,9 @@ func TestCommittedDashboardsInvariants(t *testing.T) {
 						t.Errorf("%s: query %q uses %s, which metricname does not define", where, tg.promExpr, n)
 					}
 				}
+				if err := promqlcheck.Check(tg.promExpr, promqlcheck.Plowline, promqlcheck.TargetLabels...); err != nil {
+					t.Errorf("%s: %v", where, err)
+				}
 				if !strings.Contains(tg.promExpr, `environment=~"$environment"`) {
 					t.Errorf("%s: query %q ignores the environment variable", where, tg.promExpr)
 				}

@@ -4,6 +4,7 @@
 package promqlcheck
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -63,4 +64,101 @@ func MetricNames(query string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// LabelsOf returns the label names a metric carries, and whether the
+// metric is known at all.
+type LabelsOf func(metric string) (labels []string, known bool)
+
+// Check parses query and verifies, against labelsOf, that every selector
+// names a known metric, that every label it matches on is one the metric
+// carries, and that every label an aggregation groups by or a binary
+// operation matches on is carried by some metric beneath it. always are
+// labels every series may have (target labels such as job, instance,
+// environment). A wrong label does not fail in Prometheus — it silently
+// selects or groups nothing — which is why it is checked here.
+func Check(query string, labelsOf LabelsOf, always ...string) error {
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(grafanaVariables.Replace(query))
+	if err != nil {
+		return fmt.Errorf("parsing %q: %w", query, err)
+	}
+	var errs []error
+	base := map[string]bool{labels.MetricName: true}
+	for _, l := range always {
+		base[l] = true
+	}
+	// carried collects the labels of every selector under n.
+	carried := func(n parser.Node) map[string]bool {
+		out := map[string]bool{}
+		for k := range base {
+			out[k] = true
+		}
+		parser.Inspect(n, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				ls, _ := labelsOf(selectorName(vs))
+				for _, l := range ls {
+					out[l] = true
+				}
+			}
+			return nil
+		})
+		return out
+	}
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		switch x := n.(type) {
+		case *parser.VectorSelector:
+			name := selectorName(x)
+			ls, known := labelsOf(name)
+			if !known {
+				errs = append(errs, fmt.Errorf("metric %q is not defined", name))
+				return nil
+			}
+			have := map[string]bool{}
+			for _, l := range ls {
+				have[l] = true
+			}
+			for _, m := range x.LabelMatchers {
+				if !base[m.Name] && !have[m.Name] {
+					errs = append(errs, fmt.Errorf("%s has no label %q (labels: %s)", name, m.Name, strings.Join(ls, ", ")))
+				}
+			}
+		case *parser.AggregateExpr:
+			if x.Without {
+				return nil
+			}
+			have := carried(x.Expr)
+			for _, g := range x.Grouping {
+				if !have[g] {
+					errs = append(errs, fmt.Errorf("%s by (%s): no metric beneath carries %q", x.Op, strings.Join(x.Grouping, ", "), g))
+				}
+			}
+		case *parser.BinaryExpr:
+			if x.VectorMatching == nil || !x.VectorMatching.On {
+				return nil
+			}
+			lhs, rhs := carried(x.LHS), carried(x.RHS)
+			for _, l := range x.VectorMatching.MatchingLabels {
+				if !lhs[l] || !rhs[l] {
+					errs = append(errs, fmt.Errorf("on (%s): %q is not carried by both sides", strings.Join(x.VectorMatching.MatchingLabels, ", "), l))
+				}
+			}
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("%q: %w", query, errors.Join(errs...))
+	}
+	return nil
+}
+
+func selectorName(vs *parser.VectorSelector) string {
+	if vs.Name != "" {
+		return vs.Name
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
 }
