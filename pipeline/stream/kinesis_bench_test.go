@@ -24,9 +24,9 @@ func BenchmarkKinesisSinkToKinesalite(b *testing.B) {
 		b.Fatal(err)
 	}
 	data := make([]byte, 1024)
-	for _, linger := range []time.Duration{5 * time.Millisecond, 50 * time.Millisecond} {
-		b.Run(fmt.Sprintf("linger=%s", linger), func(b *testing.B) {
-			sink := NewKinesisSink(c, "bench", KinesisSinkOptions{Linger: linger, BufferLimitBytes: 256 << 20})
+	for _, conc := range []int{1, 4} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			sink := NewKinesisSink(c, "bench", KinesisSinkOptions{Linger: 20 * time.Millisecond, Concurrency: conc, BufferLimitBytes: 256 << 20})
 			ctx := context.Background()
 			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
@@ -71,4 +71,37 @@ type nopAPI struct{}
 
 func (nopAPI) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
 	return &kinesis.PutRecordsOutput{FailedRecordCount: aws.Int32(0), Records: make([]types.PutRecordsResultEntry, len(in.Records))}, nil
+}
+
+// slowAPI answers every call after a fixed delay: a stand-in for the round
+// trip to real Kinesis, which (not CPU) bounds one flusher.
+type slowAPI struct{ delay time.Duration }
+
+func (s slowAPI) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, o ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	time.Sleep(s.delay)
+	return nopAPI{}.PutRecords(ctx, in, o...)
+}
+
+// BenchmarkKinesisSinkLatencyBound compares flusher concurrency when each
+// PutRecords call takes 20ms (a typical in-region round trip): throughput
+// should scale with Concurrency, which kinesalite (one busy node process)
+// cannot show.
+func BenchmarkKinesisSinkLatencyBound(b *testing.B) {
+	data := make([]byte, 1024)
+	for _, conc := range []int{1, 4} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			sink := NewKinesisSink(slowAPI{20 * time.Millisecond}, "bench", KinesisSinkOptions{Linger: 20 * time.Millisecond, Concurrency: conc, BufferLimitBytes: 256 << 20})
+			ctx := context.Background()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				for sink.Put(ctx, []Record{{PartitionKey: fmt.Sprint(i % 64), Data: data}}) == ErrFull {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			if err := sink.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+		})
+	}
 }

@@ -31,8 +31,16 @@ type KinesisSinkOptions struct {
 	// UnhealthyAfter is how long writes may keep failing before Put refuses
 	// new records (default 5s). Healthy reports the failure at once.
 	UnhealthyAfter time.Duration
-	// OnFlush, if set, is called after every PutRecords round with its
-	// outcome (for metrics: sink latency, failures). It must not block.
+	// Concurrency is how many batches may be in flight at once (default 4;
+	// Snowplow's collector also sends from a pool). Records are assigned to
+	// a flusher by a hash of their partition key, so records with the same
+	// key still reach their shard in Put order; keyless records are dealt
+	// out in turn. Kinesis latency, not CPU, bounds one flusher: about
+	// 500 records per round trip.
+	Concurrency int
+	// OnFlush, if set, is called after every flush with its outcome (for
+	// metrics: sink latency, failures). It may be called from several
+	// flushers at once and must not block.
 	OnFlush func(FlushResult)
 }
 
@@ -61,6 +69,9 @@ func (o KinesisSinkOptions) withDefaults() KinesisSinkOptions {
 	if o.UnhealthyAfter <= 0 {
 		o.UnhealthyAfter = 5 * time.Second
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
 	o.Retry = o.Retry.withDefaults()
 	return o
 }
@@ -71,37 +82,46 @@ func (o KinesisSinkOptions) withDefaults() KinesisSinkOptions {
 var ErrUnhealthy = errors.New("sink unhealthy")
 
 // KinesisSink writes records to a Kinesis stream in the background. Put
-// only places records in a bounded in-memory buffer; a flusher sends them
+// only places records in a bounded in-memory buffer; flushers send them
 // with PutRecords when MaxBatchRecords or MaxBatchBytes are waiting or the
 // oldest has waited Linger. Records Kinesis does not take stay in the buffer
 // and are retried — nothing acknowledged is dropped while the process lives;
 // Close drains the buffer. What is lost on a crash (SIGKILL, OOM) is exactly
 // what Buffered reports at that moment.
 //
-// One flusher sends one batch at a time, so records with the same partition
-// key reach their shard in Put order — except that a record Kinesis rejected
-// and that is retried lands after records of its key that followed it in
-// the same batch (as with Kinesis's own producer library).
+// Each flusher sends one batch at a time and owns the partition keys that
+// hash to it, so records with the same partition key reach their shard in
+// Put order — except that a record Kinesis rejected and that is retried
+// lands after records of its key that followed it in the same batch (as
+// with Kinesis's own producer library).
 type KinesisSink struct {
 	api    KinesisAPI
 	stream string
 	opts   KinesisSinkOptions
+	lanes  []*lane
 
-	mu              sync.Mutex
+	mu       sync.Mutex
+	used     int64 // bytes acknowledged, not yet written (all lanes)
+	next     int   // lane for the next keyless record
+	urgent   int   // Flush/Close callers: ignore Linger
+	closed   bool
+	progress chan struct{} // closed and replaced after every flush
+
+	runCtx  context.Context
+	stopRun context.CancelFunc
+	done    chan struct{} // closed when every flusher has stopped
+}
+
+// lane is one flusher's share of the buffer. Its fields are guarded by the
+// sink's mu.
+type lane struct {
 	queue           []queued // waiting, oldest first
 	queueBytes      int64
 	inflight        int64 // bytes taken by the flusher, not yet written
 	inflightRecords int
-	urgent          int // Flush/Close callers: ignore Linger
-	closed          bool
 	failingSince    time.Time
 	lastErr         error
-	progress        chan struct{} // closed and replaced after every flush
-
-	wake    chan struct{}
-	runCtx  context.Context
-	stopRun context.CancelFunc
-	done    chan struct{}
+	wake            chan struct{}
 }
 
 // NewKinesisSink starts a sink writing to streamName through api. Stop it
@@ -112,16 +132,40 @@ func NewKinesisSink(api KinesisAPI, streamName string, opts KinesisSinkOptions) 
 		stream:   streamName,
 		opts:     opts.withDefaults(),
 		progress: make(chan struct{}),
-		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	s.runCtx, s.stopRun = context.WithCancel(context.Background())
-	go s.run()
+	var wg sync.WaitGroup
+	for range s.opts.Concurrency {
+		l := &lane{wake: make(chan struct{}, 1)}
+		s.lanes = append(s.lanes, l)
+		wg.Add(1)
+		go func() { defer wg.Done(); s.run(l) }()
+	}
+	go func() { wg.Wait(); close(s.done) }()
 	return s
 }
 
 // Stream returns the name of the stream the sink writes to.
 func (s *KinesisSink) Stream() string { return s.stream }
+
+// laneFor picks the flusher for a record; mu must be held.
+func (s *KinesisSink) laneFor(key string) *lane {
+	if len(s.lanes) == 1 {
+		return s.lanes[0]
+	}
+	if key == "" {
+		s.next = (s.next + 1) % len(s.lanes)
+		return s.lanes[s.next]
+	}
+	// FNV-1a: cheap, and spreads short keys such as IP addresses well.
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return s.lanes[h%uint32(len(s.lanes))]
+}
 
 // Put places records in the buffer, all or none. It returns ErrFull when
 // they do not fit, an error wrapping ErrUnhealthy when the stream has been
@@ -145,34 +189,50 @@ func (s *KinesisSink) Put(ctx context.Context, records []Record) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if !s.failingSince.IsZero() && time.Since(s.failingSince) >= s.opts.UnhealthyAfter {
-		err := fmt.Errorf("kinesis sink %q: %w: writes failing since %s: %v", s.stream, ErrUnhealthy, s.failingSince.UTC().Format(time.RFC3339), s.lastErr)
+	if since, last := s.failingLocked(); !since.IsZero() && time.Since(since) >= s.opts.UnhealthyAfter {
 		s.mu.Unlock()
-		return err
+		return fmt.Errorf("kinesis sink %q: %w: writes failing since %s: %v", s.stream, ErrUnhealthy, since.UTC().Format(time.RFC3339), last)
 	}
-	if s.queueBytes+s.inflight+size > s.opts.BufferLimitBytes {
+	if s.used+size > s.opts.BufferLimitBytes {
 		s.mu.Unlock()
 		return ErrFull
 	}
+	s.used += size
 	now := time.Now()
+	var signal [8]*lane
+	wake := signal[:0]
 	for _, r := range records {
-		s.queue = append(s.queue, queued{r, now})
+		l := s.laneFor(r.PartitionKey)
+		first := len(l.queue) == 0
+		l.queue = append(l.queue, queued{r, now})
+		l.queueBytes += int64(recordSize(r))
+		if first || len(l.queue) == s.opts.MaxBatchRecords || l.queueBytes >= int64(s.opts.MaxBatchBytes) {
+			wake = append(wake, l)
+		}
 	}
-	s.queueBytes += size
-	full := len(s.queue) >= s.opts.MaxBatchRecords || s.queueBytes >= int64(s.opts.MaxBatchBytes)
-	first := len(s.queue) == len(records)
 	s.mu.Unlock()
-	if full || first {
-		s.signal()
+	for _, l := range wake {
+		l.signal()
 	}
 	return nil
 }
 
-func (s *KinesisSink) signal() {
+func (l *lane) signal() {
 	select {
-	case s.wake <- struct{}{}:
+	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// failingLocked returns since when the longest-failing flusher has been
+// failing (zero if none is) and its last error; mu must be held.
+func (s *KinesisSink) failingLocked() (since time.Time, last error) {
+	for _, l := range s.lanes {
+		if !l.failingSince.IsZero() && (since.IsZero() || l.failingSince.Before(since)) {
+			since, last = l.failingSince, l.lastErr
+		}
+	}
+	return since, last
 }
 
 // Healthy returns nil while writes succeed, else the error of the last
@@ -180,11 +240,12 @@ func (s *KinesisSink) signal() {
 func (s *KinesisSink) Healthy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failingSince.IsZero() {
+	since, last := s.failingLocked()
+	if since.IsZero() {
 		return nil
 	}
 	return fmt.Errorf("kinesis sink %q: writes failing since %s (%s): %v", s.stream,
-		s.failingSince.UTC().Format(time.RFC3339), time.Since(s.failingSince).Round(time.Millisecond), s.lastErr)
+		since.UTC().Format(time.RFC3339), time.Since(since).Round(time.Millisecond), last)
 }
 
 // Buffered returns the bytes acknowledged by Put but not yet written, and
@@ -192,14 +253,22 @@ func (s *KinesisSink) Healthy() error {
 func (s *KinesisSink) Buffered() (used, limit int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.queueBytes + s.inflight, s.opts.BufferLimitBytes
+	return s.used, s.opts.BufferLimitBytes
 }
 
 // Pending returns the number of records acknowledged but not yet written.
 func (s *KinesisSink) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.queue) + s.inflightRecords
+	return s.pendingLocked()
+}
+
+func (s *KinesisSink) pendingLocked() int {
+	n := 0
+	for _, l := range s.lanes {
+		n += len(l.queue) + l.inflightRecords
+	}
+	return n
 }
 
 // Flush waits until every record Put before the call is written (and any
@@ -216,13 +285,15 @@ func (s *KinesisSink) Flush(ctx context.Context) error {
 	}()
 	for {
 		s.mu.Lock()
-		if len(s.queue) == 0 && s.inflight == 0 {
+		if s.used == 0 {
 			s.mu.Unlock()
 			return nil
 		}
 		ch := s.progress
 		s.mu.Unlock()
-		s.signal()
+		for _, l := range s.lanes {
+			l.signal()
+		}
 		select {
 		case <-ch:
 		case <-s.done:
@@ -235,7 +306,13 @@ func (s *KinesisSink) Flush(ctx context.Context) error {
 
 func (s *KinesisSink) unwritten(cause error) error {
 	s.mu.Lock()
-	n, b, last := len(s.queue)+s.inflightRecords, s.queueBytes+s.inflight, s.lastErr
+	n, b := s.pendingLocked(), s.used
+	var last error
+	for _, l := range s.lanes {
+		if l.lastErr != nil {
+			last = l.lastErr
+		}
+	}
 	s.mu.Unlock()
 	if n == 0 {
 		return nil
@@ -267,17 +344,16 @@ func (s *KinesisSink) Close(ctx context.Context) error {
 	return s.unwritten(ErrClosed)
 }
 
-// run is the flusher: it sends batches until Close stops it.
-func (s *KinesisSink) run() {
-	defer close(s.done)
+// run is one flusher: it sends its lane's batches until Close stops it.
+func (s *KinesisSink) run(l *lane) {
 	failures := 0
 	for {
 		s.mu.Lock()
-		n := len(s.queue)
-		ready := n >= s.opts.MaxBatchRecords || s.queueBytes >= int64(s.opts.MaxBatchBytes) || s.urgent > 0 || s.closed
+		n := len(l.queue)
+		ready := n >= s.opts.MaxBatchRecords || l.queueBytes >= int64(s.opts.MaxBatchBytes) || s.urgent > 0 || s.closed
 		var wait time.Duration
 		if n > 0 && !ready {
-			wait = s.opts.Linger - time.Since(s.queue[0].at)
+			wait = s.opts.Linger - time.Since(l.queue[0].at)
 			ready = wait <= 0
 		}
 		if n == 0 || !ready {
@@ -289,7 +365,7 @@ func (s *KinesisSink) run() {
 				fire = timer.C
 			}
 			select {
-			case <-s.wake:
+			case <-l.wake:
 			case <-fire:
 			case <-s.runCtx.Done():
 				return
@@ -299,33 +375,34 @@ func (s *KinesisSink) run() {
 			}
 			continue
 		}
-		taken, batch, bytes := s.takeLocked()
+		taken, batch, bytes := s.takeLocked(l)
 		s.mu.Unlock()
 
 		start := time.Now()
-		failed, err := putRecords(s.runCtx, s.api, s.stream, batch, s.opts.Retry, s.round)
+		failed, err := putRecords(s.runCtx, s.api, s.stream, batch, s.opts.Retry, func(n int, err error) { s.round(l, n, err) })
 		took := time.Since(start)
 
 		s.mu.Lock()
 		var failedBytes int
 		if len(failed) > 0 {
-			back := make([]queued, 0, len(failed)+len(s.queue))
+			back := make([]queued, 0, len(failed)+len(l.queue))
 			for _, i := range failed {
 				back = append(back, taken[i])
 				failedBytes += recordSize(batch[i])
 			}
-			s.queue = append(back, s.queue...)
-			s.queueBytes += int64(failedBytes)
-			if s.failingSince.IsZero() {
-				s.failingSince = start
+			l.queue = append(back, l.queue...)
+			l.queueBytes += int64(failedBytes)
+			if l.failingSince.IsZero() && s.runCtx.Err() == nil {
+				l.failingSince = start
 			}
-			s.lastErr = err
+			l.lastErr = err
 		} else {
-			s.failingSince = time.Time{}
-			s.lastErr = nil
+			l.failingSince = time.Time{}
+			l.lastErr = nil
 		}
-		s.inflight -= int64(bytes)
-		s.inflightRecords -= len(batch)
+		l.inflight -= int64(bytes)
+		l.inflightRecords -= len(batch)
+		s.used -= int64(bytes - failedBytes)
 		close(s.progress)
 		s.progress = make(chan struct{})
 		s.mu.Unlock()
@@ -349,24 +426,24 @@ func (s *KinesisSink) run() {
 // round records the outcome of each round of PutRecords calls, so Healthy
 // reports a dead stream at its first failed call, not after the whole
 // retry policy has run out.
-func (s *KinesisSink) round(failed int, err error) {
+func (s *KinesisSink) round(l *lane, failed int, err error) {
 	if failed == 0 || s.runCtx.Err() != nil {
 		return
 	}
 	s.mu.Lock()
-	if s.failingSince.IsZero() {
-		s.failingSince = time.Now()
+	if l.failingSince.IsZero() {
+		l.failingSince = time.Now()
 	}
-	s.lastErr = err
+	l.lastErr = err
 	s.mu.Unlock()
 }
 
-// takeLocked removes the next batch from the front of the queue and counts
-// it as in flight.
-func (s *KinesisSink) takeLocked() ([]queued, []Record, int) {
+// takeLocked removes the next batch from the front of a lane's queue and
+// counts it as in flight.
+func (s *KinesisSink) takeLocked(l *lane) ([]queued, []Record, int) {
 	n, bytes := 0, 0
-	for n < len(s.queue) && n < s.opts.MaxBatchRecords {
-		sz := recordSize(s.queue[n].rec)
+	for n < len(l.queue) && n < s.opts.MaxBatchRecords {
+		sz := recordSize(l.queue[n].rec)
 		if n > 0 && bytes+sz > s.opts.MaxBatchBytes {
 			break
 		}
@@ -374,18 +451,18 @@ func (s *KinesisSink) takeLocked() ([]queued, []Record, int) {
 		n++
 	}
 	taken := make([]queued, n)
-	copy(taken, s.queue[:n])
+	copy(taken, l.queue[:n])
 	batch := make([]Record, n)
 	for i, q := range taken {
 		batch[i] = q.rec
 	}
 	// Drop the references so written data can be collected; append
 	// reallocates once the front has been sliced away.
-	clear(s.queue[:n])
-	s.queue = s.queue[n:]
-	s.queueBytes -= int64(bytes)
-	s.inflight += int64(bytes)
-	s.inflightRecords += n
+	clear(l.queue[:n])
+	l.queue = l.queue[n:]
+	l.queueBytes -= int64(bytes)
+	l.inflight += int64(bytes)
+	l.inflightRecords += n
 	return taken, batch, bytes
 }
 

@@ -47,9 +47,15 @@ type recorder struct {
 	// callErr, if set, fails whole calls.
 	callErr func() error
 	block   chan struct{} // if non-nil, calls wait until it is closed
+
+	active, maxActive atomic.Int32 // calls in flight now / at most
 }
 
 func (r *recorder) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	if n := r.active.Add(1); n > r.maxActive.Load() {
+		r.maxActive.Store(n)
+	}
+	defer r.active.Add(-1)
 	if r.block != nil {
 		select {
 		case <-r.block:
@@ -275,7 +281,7 @@ func TestPutRecordsToMissingStream(t *testing.T) {
 func TestKinesisSinkBatchesByCountBytesAndTime(t *testing.T) {
 	c, url, name := kinesaliteStream(t, 2)
 	rec := &recorder{next: c}
-	sink := NewKinesisSink(rec, name, KinesisSinkOptions{MaxBatchRecords: 100, MaxBatchBytes: 50_000, Linger: time.Hour})
+	sink := NewKinesisSink(rec, name, KinesisSinkOptions{MaxBatchRecords: 100, MaxBatchBytes: 50_000, Linger: time.Hour, Concurrency: 1})
 	ctx := context.Background()
 	put := func(n, size int, tag string) {
 		for i := 0; i < n; i++ {
@@ -320,6 +326,58 @@ func TestKinesisSinkBatchesByCountBytesAndTime(t *testing.T) {
 	defer sink2.Close(ctx)
 	sink2.Put(ctx, []Record{{Data: []byte("lonely")}})
 	waitFor(t, "a linger flush", func() bool { return sink2.Pending() == 0 })
+}
+
+// Several flushers send at once, yet records with the same key arrive in
+// Put order: each key belongs to one flusher.
+func TestKinesisSinkConcurrentFlushersKeepOrderPerKey(t *testing.T) {
+	c, url, name := kinesaliteStream(t, 4)
+	rec := &recorder{next: c}
+	sink := NewKinesisSink(rec, name, KinesisSinkOptions{MaxBatchRecords: 50, Linger: 5 * time.Millisecond, Concurrency: 4})
+	ctx := context.Background()
+	const n = 4000
+	for i := 0; i < n; i += 10 {
+		var recs []Record
+		for j := i; j < i+10; j++ {
+			key := fmt.Sprintf("key-%02d", j%23)
+			if j%17 == 0 {
+				key = ""
+			}
+			recs = append(recs, Record{PartitionKey: key, Data: []byte(fmt.Sprintf("%s#%06d", key, j))})
+		}
+		for {
+			err := sink.Put(ctx, recs)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrFull) {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := sink.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := testkit.ReadStream(t, testkit.KinesisClient(url), name)
+	if len(got) != n {
+		t.Fatalf("stream has %d records, want %d", len(got), n)
+	}
+	last := map[string]string{}
+	for _, r := range got {
+		d := string(r.Data)
+		key := strings.SplitN(d, "#", 2)[0]
+		if key == "" {
+			continue
+		}
+		if d <= last[key] {
+			t.Fatalf("key %s: %q after %q — order per partition key lost", key, d, last[key])
+		}
+		last[key] = d
+	}
+	if m := rec.maxActive.Load(); m < 2 {
+		t.Errorf("at most %d PutRecords calls in flight with Concurrency 4", m)
+	}
 }
 
 func TestKinesisSinkErrFullThenDrains(t *testing.T) {
