@@ -35,6 +35,9 @@ const (
 	RelationGe = "ge"
 	// RelationSplit: what entered upstream left as good plus bad (in = good + bad).
 	RelationSplit = "split"
+	// RelationMerge: two upstream nodes feed one downstream (from + from_also = to),
+	// e.g. two prefixes loaded into one table.
+	RelationMerge = "merge"
 )
 
 // Config is the exporter's whole configuration.
@@ -166,7 +169,9 @@ type Edge struct {
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
 	// ToBad is the second downstream node of a split edge.
-	ToBad     string    `yaml:"to_bad,omitempty"`
+	ToBad string `yaml:"to_bad,omitempty"`
+	// FromAlso is the second upstream node of a merge edge.
+	FromAlso  string    `yaml:"from_also,omitempty"`
 	Relation  string    `yaml:"relation"`
 	Tolerance Tolerance `yaml:"tolerance"`
 	// LatencyBudget is how long after a window ends the downstream side may
@@ -174,6 +179,34 @@ type Edge struct {
 	// convergence); the window is judged only after it.
 	LatencyBudget time.Duration `yaml:"latency_budget"`
 	Help          string        `yaml:"help,omitempty"`
+}
+
+// Nodes returns the edge's nodes: from, to, and to_bad or from_also when set.
+func (e Edge) Nodes() []string {
+	out := []string{e.From, e.To}
+	if e.ToBad != "" {
+		out = append(out, e.ToBad)
+	}
+	if e.FromAlso != "" {
+		out = append(out, e.FromAlso)
+	}
+	return out
+}
+
+// FromLabel names the upstream side ("a", or "a+b" for a merge).
+func (e Edge) FromLabel() string {
+	if e.Relation == RelationMerge {
+		return e.From + "+" + e.FromAlso
+	}
+	return e.From
+}
+
+// ToLabel names the downstream side ("b", or "good+bad" for a split).
+func (e Edge) ToLabel() string {
+	if e.Relation == RelationSplit {
+		return e.To + "+" + e.ToBad
+	}
+	return e.To
 }
 
 // Canary configures the synthetic heartbeat event.
@@ -334,19 +367,30 @@ func (c Config) Validate() error {
 			}
 		}
 		switch e.Relation {
-		case RelationEq, RelationGe:
-			if e.ToBad != "" {
-				bad("%s.to_bad: %q only applies to relation split, not %q", key, e.ToBad, e.Relation)
-			}
-		case RelationSplit:
+		case RelationEq, RelationGe, RelationSplit, RelationMerge:
+		default:
+			bad("%s.relation: %q unknown (want eq, ge, split or merge)", key, e.Relation)
+		}
+		if e.Relation == RelationSplit {
 			if _, ok := nodes[e.ToBad]; !ok {
 				bad("%s.to_bad: %q is not a configured node (relation split needs to and to_bad)", key, e.ToBad)
 			}
-		default:
-			bad("%s.relation: %q unknown (want eq, ge or split)", key, e.Relation)
+		} else if e.ToBad != "" {
+			bad("%s.to_bad: %q only applies to relation split, not %q", key, e.ToBad, e.Relation)
 		}
-		if e.From != "" && (e.From == e.To || e.From == e.ToBad) {
-			bad("%s: from and to are both %q", key, e.From)
+		if e.Relation == RelationMerge {
+			if _, ok := nodes[e.FromAlso]; !ok {
+				bad("%s.from_also: %q is not a configured node (relation merge needs from and from_also)", key, e.FromAlso)
+			}
+		} else if e.FromAlso != "" {
+			bad("%s.from_also: %q only applies to relation merge, not %q", key, e.FromAlso, e.Relation)
+		}
+		seen := map[string]bool{}
+		for _, n := range e.Nodes() {
+			if n != "" && seen[n] {
+				bad("%s: node %q appears twice in the edge", key, n)
+			}
+			seen[n] = true
 		}
 		if e.Tolerance.Ratio < 0 || e.Tolerance.Ratio > 1 {
 			bad("%s.tolerance.ratio: %v must be between 0 and 1", key, e.Tolerance.Ratio)

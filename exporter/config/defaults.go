@@ -29,6 +29,12 @@ func split(name, from, good, bad string, ratio float64, budget time.Duration, he
 	return e
 }
 
+func merge(name, from, also, to string, ratio float64, budget time.Duration, help string) Edge {
+	e := edge(name, from, to, RelationMerge, ratio, budget, help)
+	e.FromAlso = also
+	return e
+}
+
 // Default is GitLab's pipeline on AWS: the trackers' counters in
 // Prometheus, the collector/enricher/pseudonymizer Lambdas' EMF counters
 // and the Kinesis/Firehose metrics in CloudWatch, the records in S3 and the
@@ -69,6 +75,7 @@ func Default() Config {
 			node("firehose:bad:delivered", "cloudwatch", "Firehose DeliveryToS3.Records of the enriched-bad delivery stream.", map[string]string{"topology_node": "firehose:" + bad.Name + ":delivered"}),
 			node("s3:good", "s3", "Enriched events in S3 under "+good.Prefix+" (exact, by collector_tstamp).", map[string]string{"prefix": good.Prefix, "count": "records", "format": "tsv"}),
 			node("s3:bad", "s3", "Bad rows in S3 under "+bad.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": bad.Prefix, "count": "records", "format": "bad_rows"}),
+			node("s3:raw-bad", "s3", "Collector bad rows in S3 under "+t.DeliveryStreams[2].Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": t.DeliveryStreams[2].Prefix, "count": "records", "format": "bad_rows"}),
 			node("warehouse:good", "snowflake", "Rows in "+t.GoodTable+" by collector_tstamp.", map[string]string{"table": t.GoodTable}),
 			node("warehouse:bad", "snowflake", "Rows in "+t.BadTable+" by failure timestamp.", map[string]string{"table": t.BadTable,
 				"time_expr": "TRY_TO_TIMESTAMP_NTZ(PARSE_JSON(jsontext):data:failure:timestamp::string)"}),
@@ -96,8 +103,8 @@ func Default() Config {
 				"Firehose delivers the enriched-bad stream."),
 			edge("firehose_to_s3_bad", "firehose:bad:delivered", "s3:bad", RelationEq, 0.02, time.Hour,
 				"Delivered bad rows are in S3."),
-			edge("s3_to_warehouse_bad", "s3:bad", "warehouse:bad", RelationEq, 0.001, 3*time.Hour,
-				"Snowpipe loads every bad row."),
+			merge("s3_to_warehouse_bad", "s3:bad", "s3:raw-bad", "warehouse:bad", 0.001, 3*time.Hour,
+				"Snowpipe loads every bad row of both bad prefixes into "+t.BadTable+"."),
 		},
 	}
 	c.fillDefaults()
@@ -140,7 +147,7 @@ func Local(o LocalOptions) Config {
 	if o.Topology != nil {
 		t = *o.Topology
 	}
-	good, bad := t.DeliveryStreams[0], t.DeliveryStreams[1]
+	good, bad, raw := t.DeliveryStreams[0], t.DeliveryStreams[1], t.DeliveryStreams[2]
 	metric := func(name string, match map[string]string) map[string]any {
 		m := map[string]any{"metric": name}
 		if match != nil {
@@ -166,9 +173,14 @@ func Local(o LocalOptions) Config {
 			node("enricher:good", "pipeline", "Events the enricher wrote as good.", metric("plowline_enricher_events_total", map[string]string{"result": "good"})),
 			node("enricher:bad", "pipeline", "Bad rows the enricher wrote.", metric("plowline_enricher_events_total", map[string]string{"result": "bad"})),
 			node("pseudonymizer:good", "pipeline", "Good events the pseudonymizer transformed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": good.Name, "result": "ok"})),
+			node("pseudonymizer:good:failed", "pipeline", "Good events the pseudonymizer failed (written to processing-failed/).", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": good.Name, "result": "processing_failed"})),
+			node("pseudonymizer:bad", "pipeline", "Enricher bad rows the pseudonymizer transformed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": bad.Name, "result": "ok"})),
+			node("pseudonymizer:bad:failed", "pipeline", "Enricher bad rows the pseudonymizer failed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": bad.Name, "result": "processing_failed"})),
 			node("lake:good", "pipeline", "Good records the batch writer put under "+good.Prefix+".", metric("plowline_lake_records_written_total", map[string]string{"prefix": good.Prefix})),
+			node("lake:bad", "pipeline", "Bad rows the batch writer put under "+bad.Prefix+".", metric("plowline_lake_records_written_total", map[string]string{"prefix": bad.Prefix})),
 			node("s3:good", "lake", "Enriched events in the object store under "+good.Prefix+" (exact, by collector_tstamp).", map[string]string{"prefix": good.Prefix, "count": "records", "format": "tsv"}),
 			node("s3:bad", "lake", "Bad rows in the object store under "+bad.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": bad.Prefix, "count": "records", "format": "bad_rows"}),
+			node("s3:raw-bad", "lake", "Collector bad rows in the object store under "+raw.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": raw.Prefix, "count": "records", "format": "bad_rows"}),
 			node("warehouse:good", "warehouse", "Rows in "+t.GoodTable+" by collector_tstamp.", map[string]string{"table": t.GoodTable}),
 			node("warehouse:bad", "warehouse", "Rows in "+t.BadTable+" by failure timestamp.", map[string]string{"table": t.BadTable,
 				"time_expr": "json_extract(jsontext, '$.data.failure.timestamp')"}),
@@ -176,16 +188,22 @@ func Local(o LocalOptions) Config {
 		Edges: []Edge{
 			split("collector_to_enricher", "collector", "enricher:good", "enricher:bad", 0, o.Budget,
 				"Every acknowledged event leaves the enricher as good or as a bad row."),
-			edge("enricher_to_pseudonymizer", "enricher:good", "pseudonymizer:good", RelationEq, 0, o.Budget,
-				"The pseudonymizer transforms every good event."),
+			split("enricher_to_pseudonymizer", "enricher:good", "pseudonymizer:good", "pseudonymizer:good:failed", 0, o.Budget,
+				"The pseudonymizer transforms (or fails into processing-failed/) every good event."),
 			edge("pseudonymizer_to_lake", "pseudonymizer:good", "lake:good", RelationEq, 0, o.Budget,
 				"The batch writer puts every transformed event."),
 			edge("lake_to_s3_good", "lake:good", "s3:good", RelationEq, 0, o.Budget,
 				"Records put are in the object store."),
 			edge("s3_to_warehouse_good", "s3:good", "warehouse:good", RelationEq, 0, o.Budget,
 				"The loader loads every good record."),
-			edge("s3_to_warehouse_bad", "s3:bad", "warehouse:bad", RelationEq, 0, o.Budget,
-				"The loader loads every bad row."),
+			split("enricher_bad_to_pseudonymizer", "enricher:bad", "pseudonymizer:bad", "pseudonymizer:bad:failed", 0, o.Budget,
+				"The pseudonymizer transforms every enricher bad row."),
+			edge("pseudonymizer_bad_to_lake", "pseudonymizer:bad", "lake:bad", RelationEq, 0, o.Budget,
+				"The batch writer puts every transformed bad row."),
+			edge("lake_to_s3_bad", "lake:bad", "s3:bad", RelationEq, 0, o.Budget,
+				"Bad rows put are in the object store."),
+			merge("s3_to_warehouse_bad", "s3:bad", "s3:raw-bad", "warehouse:bad", 0, o.Budget,
+				"The loader loads every bad row of "+bad.Prefix+" and "+raw.Prefix+" into "+t.BadTable+"."),
 		},
 	}
 	if o.CollectorURL != "" {

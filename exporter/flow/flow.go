@@ -86,17 +86,23 @@ type Judgement struct {
 	Allowed float64
 }
 
-// Judge compares the counts of one edge for one window. ok is false when a
-// count is missing (the judgement is then Unknown).
-func Judge(e config.Edge, from, to, toBad map[time.Time]float64, w time.Time) Judgement {
+// Judge compares the counts of one edge for one window. second is the
+// to_bad node's counts for a split edge, the from_also node's for a merge
+// (nil otherwise). A missing count makes the judgement Unknown.
+func Judge(e config.Edge, from, to, second map[time.Time]float64, w time.Time) Judgement {
 	j := Judgement{Window: w}
 	exp, ok1 := from[w]
 	obs, ok2 := to[w]
 	ok3 := true
-	if e.Relation == config.RelationSplit {
-		var bad float64
-		bad, ok3 = toBad[w]
-		obs += bad
+	switch e.Relation {
+	case config.RelationSplit:
+		var v float64
+		v, ok3 = second[w]
+		obs += v
+	case config.RelationMerge:
+		var v float64
+		v, ok3 = second[w]
+		exp += v
 	}
 	if !ok1 || !ok2 || !ok3 {
 		j.Status = Unknown
@@ -171,10 +177,14 @@ func EvaluateRange(cfg config.Config, nodes map[string]Node, from, to, now time.
 
 func evaluateEdge(e config.Edge, nodes map[string]Node, windows []time.Time, window time.Duration, now time.Time) EdgeReport {
 	er := EdgeReport{Edge: e}
-	from, to, toBad := nodes[e.From], nodes[e.To], nodes[e.ToBad]
+	from, to := nodes[e.From], nodes[e.To]
+	second := nodes[e.ToBad]
+	if e.Relation == config.RelationMerge {
+		second = nodes[e.FromAlso]
+	}
 	asOf := minTime(from.AsOf, to.AsOf)
-	if e.Relation == config.RelationSplit {
-		asOf = minTime(asOf, toBad.AsOf)
+	if e.Relation == config.RelationSplit || e.Relation == config.RelationMerge {
+		asOf = minTime(asOf, second.AsOf)
 	}
 	for _, w := range windows {
 		var j Judgement
@@ -188,7 +198,7 @@ func evaluateEdge(e config.Edge, nodes map[string]Node, windows []time.Time, win
 			// Settled, but not read since: the counts may still grow.
 			j = Judgement{Window: w, Status: Pending}
 		default:
-			j = Judge(e, from.Counts, to.Counts, toBad.Counts, w)
+			j = Judge(e, from.Counts, to.Counts, second.Counts, w)
 		}
 		er.Windows = append(er.Windows, j)
 	}

@@ -61,6 +61,7 @@ func TestJudgeRelationsAndTolerance(t *testing.T) {
 	eq := config.Edge{Relation: config.RelationEq, Tolerance: config.Tolerance{Ratio: 0.01}}
 	ge := config.Edge{Relation: config.RelationGe, Tolerance: config.Tolerance{Events: 2}}
 	split := config.Edge{Relation: config.RelationSplit}
+	merge := config.Edge{Relation: config.RelationMerge, Tolerance: config.Tolerance{Events: 1}}
 	cases := []struct {
 		name            string
 		e               config.Edge
@@ -79,6 +80,9 @@ func TestJudgeRelationsAndTolerance(t *testing.T) {
 		{"ge shortfall beyond events", ge, counts(100), counts(97), nil, Out, 3, 0.03, 2},
 		{"split good+bad", split, counts(100), counts(90), counts(10), OK, 0, 0, 0},
 		{"split lost one", split, counts(100), counts(90), counts(9), Out, 1, 0.01, 0},
+		{"merge two prefixes into one table", merge, counts(60), counts(100), counts(40), OK, 0, 0, 1},
+		{"merge lost two", merge, counts(60), counts(98), counts(40), Out, 2, 0.02, 1},
+		{"merge missing second upstream", merge, counts(60), counts(100), nil, Unknown, 0, 0, 0},
 		{"missing upstream", eq, nil, counts(1), nil, Unknown, 0, 0, 0},
 		{"split missing bad", split, counts(100), counts(90), nil, Unknown, 0, 0, 0},
 	}

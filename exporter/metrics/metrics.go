@@ -145,10 +145,8 @@ func (c *Collector) collectFlow(v View, emit func(metricname.Info, float64, ...s
 	// touching it, so its value lines up with those edges' gauges.
 	budget := map[string]time.Duration{}
 	for _, e := range v.Config.Edges {
-		for _, n := range []string{e.From, e.To, e.ToBad} {
-			if n != "" {
-				budget[n] = max(budget[n], e.LatencyBudget)
-			}
+		for _, n := range e.Nodes() {
+			budget[n] = max(budget[n], e.LatencyBudget)
 		}
 	}
 	for _, n := range r.Nodes {
@@ -169,14 +167,11 @@ func (c *Collector) collectFlow(v View, emit func(metricname.Info, float64, ...s
 	}
 	for _, er := range r.Edges {
 		e := er.Edge
-		to := e.To
-		if e.Relation == config.RelationSplit {
-			to = e.To + "+" + e.ToBad
-		}
+		from, to := e.FromLabel(), e.ToLabel()
 		emit(metricname.EdgeToleranceRatio, e.Tolerance.Ratio, e.Name)
 		emit(metricname.EdgeToleranceEvents, e.Tolerance.Events, e.Name)
 		emit(metricname.EdgeLatencyBudget, e.LatencyBudget.Seconds(), e.Name)
-		emit(metricname.EdgeWindowsOutOfTolerance, float64(er.OutOfTolerance), e.Name, e.From, to)
+		emit(metricname.EdgeWindowsOutOfTolerance, float64(er.OutOfTolerance), e.Name, from, to)
 		judged := 0
 		for _, j := range er.Windows {
 			if j.Status == flow.OK || j.Status == flow.Out {
@@ -193,11 +188,11 @@ func (c *Collector) collectFlow(v View, emit func(metricname.Info, float64, ...s
 		if j == nil {
 			continue
 		}
-		emit(metricname.EdgeExpectedEvents, j.Expected, e.Name, e.From, to, e.Relation)
-		emit(metricname.EdgeObservedEvents, j.Observed, e.Name, e.From, to, e.Relation)
-		emit(metricname.EdgeDiscrepancyEvents, j.Discrepancy, e.Name, e.From, to, e.Relation)
-		emit(metricname.EdgeDiscrepancyRatio, j.Ratio, e.Name, e.From, to, e.Relation)
-		emit(metricname.EdgeOutOfTolerance, b2f(j.Status == flow.Out), e.Name, e.From, to)
+		emit(metricname.EdgeExpectedEvents, j.Expected, e.Name, from, to, e.Relation)
+		emit(metricname.EdgeObservedEvents, j.Observed, e.Name, from, to, e.Relation)
+		emit(metricname.EdgeDiscrepancyEvents, j.Discrepancy, e.Name, from, to, e.Relation)
+		emit(metricname.EdgeDiscrepancyRatio, j.Ratio, e.Name, from, to, e.Relation)
+		emit(metricname.EdgeOutOfTolerance, b2f(j.Status == flow.Out), e.Name, from, to)
 		emit(metricname.EdgeWindowStart, unix(j.Window), e.Name)
 	}
 }

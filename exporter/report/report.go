@@ -150,11 +150,7 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 	}
 	for _, er := range r.Edges {
 		e := er.Edge
-		to := e.To
-		if e.Relation == config.RelationSplit {
-			to = e.To + " + " + e.ToBad
-		}
-		row := EdgeRow{Name: e.Name, From: e.From, To: to, Relation: e.Relation, ToleranceRatio: e.Tolerance.Ratio,
+		row := EdgeRow{Name: e.Name, From: e.FromLabel(), To: e.ToLabel(), Relation: e.Relation, ToleranceRatio: e.Tolerance.Ratio,
 			ToleranceEvent: e.Tolerance.Events, LatencyBudget: e.LatencyBudget.String(), Help: e.Help,
 			OutOfTolerance: er.OutOfTolerance, Since: er.Since}
 		for _, j := range er.Windows[skip:] {
@@ -167,11 +163,7 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 		}
 	}
 	for _, er := range r.Failing() {
-		to := er.Edge.To
-		if er.Edge.Relation == config.RelationSplit {
-			to += " + " + er.Edge.ToBad
-		}
-		t.Failing = append(t.Failing, Finding{Edge: er.Edge.Name, From: er.Edge.From, To: to, Window: er.Latest.Window,
+		t.Failing = append(t.Failing, Finding{Edge: er.Edge.Name, From: er.Edge.FromLabel(), To: er.Edge.ToLabel(), Window: er.Latest.Window,
 			Discrepancy: er.Latest.Discrepancy, Ratio: finite(er.Latest.Ratio), Since: er.Since, Windows: er.OutOfTolerance})
 	}
 	for _, s := range states {
@@ -342,8 +334,12 @@ func relSymbol(r string) string {
 		return "="
 	case config.RelationGe:
 		return "≤"
+	case config.RelationSplit:
+		return "= (split)"
+	case config.RelationMerge:
+		return "= (merge)"
 	}
-	return "= good+bad:"
+	return r
 }
 
 func tolText(ratio, events float64) string {
