@@ -57,6 +57,9 @@ func TestCollectorWithRealTrackers(t *testing.T) {
 	nodeGet := testkit.NodeTracker(t, col.URL, trackerEvents("node-get"), testkit.NodeTrackerOptions{
 		AppID: "e2e-node", Namespace: "node-get", Method: "get", PlainJSON: true,
 		Set: testkit.TrackerSetters{NetworkUserID: "nuid-from-param-1"}})
+	// GitLab self-managed posts to a custom path the collector maps onto tp2.
+	custom := testkit.NodeTracker(t, col.URL, trackerEvents("custom-path")[:3], testkit.NodeTrackerOptions{
+		AppID: "e2e-node", Namespace: "node-custom-post", PostPath: "/-/collect_events"})
 	browser := testkit.BrowserTracker(t, col.URL, trackerEvents("browser"), testkit.BrowserTrackerOptions{AppID: "e2e-web", UserID: "user-2"})
 
 	payloads := decodePayloads(t, readFileSink(t, good))
@@ -71,7 +74,7 @@ func TestCollectorWithRealTrackers(t *testing.T) {
 			byEID[ev["eid"]] = p
 		}
 	}
-	sent := append(append(append([]testkit.SentEvent(nil), nodePost...), nodeGet...), browser.Sent...)
+	sent := append(append(append(append([]testkit.SentEvent(nil), nodePost...), nodeGet...), custom...), browser.Sent...)
 	got := testkit.AssertArrived(t, sent, all)
 
 	// What each tracker must have sent (so the comparison above covers it).
@@ -229,6 +232,6 @@ func TestCollectorWithRealTrackers(t *testing.T) {
 	if n := col.metric(t, metricname.CollectorPayloads.Name); int(n) != len(payloads) {
 		t.Errorf("%s = %v, %d payloads written", metricname.CollectorPayloads.Name, n, len(payloads))
 	}
-	t.Logf("%d events from 4 real trackers in %d payloads; every parameter arrived", len(sent), len(payloads))
+	t.Logf("%d events from 5 real tracker runs in %d payloads; every parameter arrived", len(sent), len(payloads))
 
 }

@@ -84,6 +84,9 @@ type NodeTrackerOptions struct {
 	PlainJSON bool
 	// Headers are sent with every POST (e.g. SP-Anonymous).
 	Headers map[string]string
+	// PostPath replaces /com.snowplowanalytics.snowplow/tp2 (GitLab
+	// self-managed posts to /-/collect_events).
+	PostPath string
 	// Set calls the tracker's setters; zero fields are left alone.
 	Set TrackerSetters
 	// Timeout bounds the whole run (default 60s).
@@ -145,6 +148,7 @@ func NodeTracker(t testing.TB, collectorURL string, events []TrackerEvent, opts 
 		"namespace":    opts.Namespace,
 		"encodeBase64": !opts.PlainJSON,
 		"headers":      opts.Headers,
+		"postPath":     opts.PostPath,
 		"setters":      opts.Set,
 		"events":       events,
 		"timeoutMs":    (opts.Timeout - 5*time.Second).Milliseconds(),

@@ -30,6 +30,9 @@ type BrowserTrackerOptions struct {
 	// ue_pr/co; true for GET, so ue_px/cx).
 	EncodeBase64 *bool
 	UserID       string // setUserId (uid)
+	// PostPath replaces /com.snowplowanalytics.snowplow/tp2 for the POST
+	// tracker (GitLab self-managed posts to /-/collect_events).
+	PostPath string
 	// Timeout bounds the whole run (default 60s).
 	Timeout time.Duration
 }
@@ -119,7 +122,7 @@ func BrowserTracker(t testing.TB, collectorURL string, events []TrackerEvent, op
 	}
 	cfg, err := json.Marshal(map[string]any{
 		"collector": collectorURL, "appId": opts.AppID, "namespace": opts.Namespace, "methods": opts.Methods,
-		"bufferSize": opts.BufferSize, "encodeBase64": opts.EncodeBase64, "userId": opts.UserID, "events": events,
+		"bufferSize": opts.BufferSize, "encodeBase64": opts.EncodeBase64, "userId": opts.UserID, "postPath": opts.PostPath, "events": events,
 	})
 	if err != nil {
 		t.Fatalf("BrowserTracker: encoding config: %v", err)

@@ -36,6 +36,7 @@
           answered += f.events.length; check();
         },
       };
+      if (cfg.postPath) tc.postPath = cfg.postPath;
       if (cfg.encodeBase64 !== null && cfg.encodeBase64 !== undefined) tc.encodeBase64 = cfg.encodeBase64;
       sp.newTracker(id, cfg.collector, tc);
       if (cfg.userId) sp.setUserId(cfg.userId, [id]);

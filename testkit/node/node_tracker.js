@@ -27,6 +27,7 @@ async function main() {
       bufferSize: cfg.bufferSize,
       retryFailedRequests: false,
       customHeaders: cfg.headers || {},
+      postPath: cfg.postPath || undefined,
       onRequestSuccess: (batch) => { for (const p of batch) sent.push(p); },
       onRequestFailure: (f, resp) => {
         failures.push({ status: f.status || (resp && resp.status) || 0, message: f.message || '', events: f.events.length, willRetry: f.willRetry });
