@@ -15,9 +15,11 @@ import (
 // Schema is the Iglu URI of the context this package produces.
 const Schema = "iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0"
 
-// maxAgentBytes bounds the agents parsed: longer ones are cut before
-// parsing (regex cost grows with length; real agents are far shorter).
-const maxAgentBytes = 2048
+// maxAgentBytes bounds the agent text parsed: longer agents are cut
+// before parsing. Regex cost grows with length (a 2 KiB agent takes tens
+// of milliseconds, an attack vector with unique agents); real agents are
+// far shorter and identify themselves in their first few hundred bytes.
+const maxAgentBytes = 512
 
 // Parser turns agents into contexts. It is safe for concurrent use.
 type Parser struct {

@@ -1,0 +1,196 @@
+package tp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/payload"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+var resolver = iglu.NewResolver(nil, iglu.Options{})
+
+func TestParseQuery(t *testing.T) {
+	got, err := ParseQuery("e=pv&&url=https%3A%2F%2Fa.b%2F%3Fx%3D1&page=A+b%20c&=skip&flag&e=se")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Param{{"e", "pv"}, {"url", "https://a.b/?x=1"}, {"page", "A b c"}, {"flag", ""}, {"e", "se"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	ev := Event{Params: got}
+	if v, _ := ev.Get("e"); v != "se" {
+		t.Errorf("Get: last value should win, got %q", v)
+	}
+	if _, err := ParseQuery("a=%zz"); err == nil {
+		t.Error("bad escape accepted")
+	}
+}
+
+func TestDecodeBase64BothAlphabets(t *testing.T) {
+	in := []byte("{\"a\":\"ü?>~~~\xff\xfe\"}")
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		s := enc.EncodeToString(in)
+		for _, variant := range []string{s, strings.ReplaceAll(s, "+", " "), s[:len(s)/2] + "\n" + s[len(s)/2:]} {
+			got, err := DecodeBase64(variant)
+			if err != nil || !bytes.Equal(got, in) {
+				t.Errorf("%q: %q %v", variant, got, err)
+			}
+		}
+	}
+	for _, bad := range []string{"a", "ab=c", "!!!!", "YWJj=x"} {
+		if _, err := DecodeBase64(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzDecodeBase64(f *testing.F) {
+	for _, s := range []string{"", "YQ", "YQ==", "-_-_", "+/+/", "a b=", "YWJj\nZA=="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := DecodeBase64(s)
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes to the same bytes in every alphabet.
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
+			back, err := DecodeBase64(enc.EncodeToString(b))
+			if err != nil || !bytes.Equal(back, b) {
+				t.Fatalf("%q: round trip through %v failed: %v", s, enc, err)
+			}
+		}
+	})
+}
+
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{"e=pv&url=a%20b", "a=%zz", "&&=&", "x=1+2&y=%E2%82%AC"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		ps, err := ParseQuery(q)
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			if p.Name == "" {
+				t.Fatalf("%q: empty name kept", q)
+			}
+		}
+	})
+}
+
+func tp2(body string) *payload.CollectorPayload {
+	return &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", Body: body, ContentType: "application/json"}
+}
+
+// TestShapeFastPathAgreesWithValidator checks, for every embedded
+// payload_data version, that the fast shape check accepts exactly what the
+// schema validator accepts.
+func TestShapeFastPathAgreesWithValidator(t *testing.T) {
+	items := []string{
+		`{"e":"pv","p":"web","tv":"t"}`, `{"e":"pv","p":"web"}`, `{"e":"pv","p":"web","tv":"t","zz":"x"}`,
+		`{"e":"pv","p":"web","tv":1}`, `{"e":"pv","p":"web","tv":"t","cx":"abc","ttm":"1","sid":"s"}`,
+		`{"e":"pv","p":"web","tv":"t","ue_px":null}`, `{"e":"pv","p":"web","tv":"t","stm":"1","tnuid":"x"}`,
+	}
+	for add := 0; add <= 4; add++ {
+		key := iglu.SchemaKey{Vendor: Vendor, Name: "payload_data", Format: "jsonschema", Model: 1, Addition: add}
+		shape, ok := payloadDataShape(key)
+		if !ok {
+			t.Errorf("no fast shape for %s", key)
+			continue
+		}
+		for _, it := range items {
+			inst, _ := jsonschema.UnmarshalJSON(strings.NewReader(it))
+			slow := resolver.Validate(context.Background(), key, []any{inst}) == nil
+			fast := shape.accepts(inst.(map[string]any))
+			if slow != fast {
+				t.Errorf("%s %s: validator %v, fast path %v", key, it, slow, fast)
+			}
+		}
+	}
+}
+
+func TestParseBatchKeepsGoodNeighbours(t *testing.T) {
+	body := `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[` +
+		`{"e":"pv","p":"web","tv":"t","eid":"1"},{"e":"pv","p":"web"},{"e":"se","p":"web","tv":"t"}]}`
+	cp := tp2(body)
+	cp.Querystring = "aid=fromqs&e=ignored"
+	evs, fails := Parse(context.Background(), resolver, cp)
+	if len(evs) != 2 || len(fails) != 1 {
+		t.Fatalf("events %d failures %d", len(evs), len(fails))
+	}
+	if v, _ := evs[0].Get("aid"); v != "fromqs" {
+		t.Errorf("query-string parameter not merged: %v", evs[0].Params)
+	}
+	if v, _ := evs[1].Get("e"); v != "se" {
+		t.Errorf("event's own parameter must override the query string's: %v", evs[1].Params)
+	}
+	var env struct {
+		Data []map[string]string
+	}
+	if err := json.Unmarshal([]byte(fails[0].Body), &env); err != nil || len(env.Data) != 1 || env.Data[0]["e"] != "pv" || env.Data[0]["tv"] != "" {
+		t.Errorf("failure body: %s", fails[0].Body)
+	}
+	names := make([]string, 0)
+	for _, p := range evs[0].Params[2:] {
+		names = append(names, p.Name)
+	}
+	if !sort.StringsAreSorted(names) {
+		t.Errorf("event parameters not in a deterministic order: %v", names)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	for path, want := range map[string]string{"/i": TP1, "/ice.png": TP1, "/com.snowplowanalytics.snowplow/tp2": TP2,
+		"/-/collect_events": TP1, "/com.snowplowanalytics.snowplow/tp1": TP1} {
+		evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: path, Querystring: "e=pv"})
+		if len(fails) != 0 || len(evs) != 1 || evs[0].Version != want {
+			t.Errorf("%s: %v %v", path, evs, fails)
+		}
+	}
+	_, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/com.mailchimp/v1", Querystring: "type=subscribe"})
+	if len(fails) != 1 || fails[0].Kind != AdapterFailure || fails[0].Vendor != "com.mailchimp" || fails[0].Version != "v1" {
+		t.Errorf("webhook vendor: %+v", fails)
+	}
+	// A custom path with a body is a tp2 POST (GitLab's /-/collect_events).
+	evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/-/collect_events",
+		Body: `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t"}]}`})
+	if len(fails) != 0 || len(evs) != 1 || evs[0].Version != TP2 {
+		t.Errorf("custom POST path: %v %v", evs, fails)
+	}
+}
+
+// FuzzParse feeds arbitrary bodies and query strings: no panic, and every
+// event or failure is accounted for.
+func FuzzParse(f *testing.F) {
+	f.Add("", `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t"},{"e":1}]}`)
+	f.Add("e=pv&cx=abc", "")
+	f.Add("a=%zz", `{"schema":"iglu:x/y/jsonschema/1-0-0","data":{}}`)
+	f.Add("", `[1,2]`)
+	f.Fuzz(func(t *testing.T, q, body string) {
+		cp := tp2(body)
+		cp.Querystring = q
+		evs, fails := Parse(context.Background(), resolver, cp)
+		if len(evs) == 0 && len(fails) == 0 {
+			t.Fatalf("q=%q body=%q: neither events nor failures", q, body)
+		}
+		for _, fl := range fails {
+			if len(fl.Messages) == 0 {
+				t.Fatalf("failure without a message: %+v", fl)
+			}
+			if _, err := json.Marshal(fl.Messages); err != nil {
+				t.Fatalf("failure messages do not marshal: %v", err)
+			}
+		}
+	})
+}
