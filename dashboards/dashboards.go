@@ -25,6 +25,9 @@ type Options struct {
 	Topology config.Topology
 	// Alerts sets the runbook and Grafana base URLs.
 	Alerts alerts.Options
+	// Nodes are the flow graph's node names in pipeline order (the funnel);
+	// the default graph's when empty.
+	Nodes []string
 }
 
 func (o Options) withDefaults() Options {
@@ -62,7 +65,7 @@ func Files(o Options) (map[string][]byte, error) {
 		}
 		return nil
 	}
-	if err := merge(grafana.Files(grafana.Options{Topology: o.Topology, Alerts: o.Alerts})); err != nil {
+	if err := merge(grafana.Files(grafana.Options{Topology: o.Topology, Alerts: o.Alerts, Nodes: o.Nodes})); err != nil {
 		return nil, err
 	}
 	if err := merge(cloudwatch.Files(o.Topology, o.Alerts)); err != nil {

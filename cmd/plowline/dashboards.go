@@ -64,21 +64,25 @@ func checkBaseURL(flagName, v string) error {
 	return nil
 }
 
-// topology reads the exporter configuration's topology, or GitLab's when
-// no configuration is given.
-func topology(path string) (config.Topology, error) {
-	if path == "" {
-		return config.GitLabTopology(), nil
-	}
-	c, err := config.Load(path)
-	if err != nil {
-		return config.Topology{}, &exitError{code: 2, err: err}
+// exporterGraph reads the exporter configuration's topology and node names
+// (pipeline order), or GitLab's default graph when no configuration is given.
+func exporterGraph(path string) (config.Topology, []string, error) {
+	c := config.Default()
+	if path != "" {
+		var err error
+		if c, err = config.Load(path); err != nil {
+			return config.Topology{}, nil, &exitError{code: 2, err: err}
+		}
 	}
 	t := c.Topology
 	if len(t.Streams) == 0 && len(t.DeliveryStreams) == 0 && len(t.Functions) == 0 {
-		return config.Topology{}, &exitError{code: 2, err: fmt.Errorf("--config %s: topology names no streams, delivery streams or functions", path)}
+		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology names no streams, delivery streams or functions", path)}
 	}
-	return t, nil
+	var nodes []string
+	for _, n := range c.Nodes {
+		nodes = append(nodes, n.Name)
+	}
+	return t, nodes, nil
 }
 
 func runDashboardsGenerate(args []string, stdout, stderr io.Writer) error {
@@ -99,11 +103,11 @@ func runDashboardsGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := checkBaseURL("grafana-url", *grafanaURL); err != nil {
 		return err
 	}
-	t, err := topology(*cfgPath)
+	t, nodes, err := exporterGraph(*cfgPath)
 	if err != nil {
 		return err
 	}
-	files, err := dashboards.Files(dashboards.Options{Topology: t, Alerts: alerts.Options{RunbookBaseURL: *runbook, GrafanaURL: *grafanaURL}})
+	files, err := dashboards.Files(dashboards.Options{Topology: t, Nodes: nodes, Alerts: alerts.Options{RunbookBaseURL: *runbook, GrafanaURL: *grafanaURL}})
 	if err != nil {
 		return err
 	}
@@ -176,7 +180,7 @@ Flags:
 			return err
 		}
 	}
-	t, err := topology(*cfgPath)
+	t, _, err := exporterGraph(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// Alerts gives the runbook and dashboard URLs (and the thresholds the
 	// panels mark).
 	Alerts alerts.Options
+	// Nodes are the flow graph's node names in pipeline order; the funnel
+	// shows one bar per node in this order. Empty: the default graph's.
+	Nodes []string
 }
 
 func (o Options) withDefaults() Options {
@@ -50,6 +53,11 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Alerts.Topology.GoodTable == "" {
 		o.Alerts.Topology = o.Topology
+	}
+	if len(o.Nodes) == 0 {
+		for _, n := range config.Default().Nodes {
+			o.Nodes = append(o.Nodes, n.Name)
+		}
 	}
 	return o
 }

@@ -316,3 +316,36 @@ func TestRunbookLinksPointAtAlerts(t *testing.T) {
 		t.Errorf("only %d runbook links on panels", linked)
 	}
 }
+
+// TestFunnelFollowsPipelineOrder: one bar per node, in the order given.
+func TestFunnelFollowsPipelineOrder(t *testing.T) {
+	nodes := []string{"trackers:emitted", "collector", "s3:good", "warehouse:good"}
+	ds, err := Dashboards(Options{Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.UID != alerts.DashboardOverview {
+			continue
+		}
+		ps, _ := panels(d.Model)
+		for _, p := range ps {
+			if deref(p.Title) != "Events per stage" {
+				continue
+			}
+			var got []string
+			for _, q := range p.Targets {
+				pq := q.(prometheus.Dataquery)
+				got = append(got, deref(pq.LegendFormat))
+				if !strings.Contains(pq.Expr, `node="`+deref(pq.LegendFormat)+`"`) {
+					t.Errorf("bar %q queries %q", deref(pq.LegendFormat), pq.Expr)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(nodes, ",") {
+				t.Errorf("funnel order %v, want %v", got, nodes)
+			}
+			return
+		}
+	}
+	t.Fatal("no funnel panel on the overview")
+}

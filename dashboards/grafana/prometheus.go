@@ -67,10 +67,15 @@ func overview(o Options) *dashboard.DashboardBuilder {
 		"Trackers → collector → streams → enricher → Firehose and pseudonymizer → S3 → warehouse: events per stage, "+
 			"which edge loses events and since when, bad events, the canary and the exporter's sources.")
 
+	// One target per node, in pipeline order, so the bars read as a funnel.
+	var funnel []pq
+	for _, n := range o.Nodes {
+		funnel = append(funnel, pq{expr: fmt.Sprintf("max(%s)", sel(mn.NodeEvents, fmt.Sprintf("node=%q", n))), legend: n, instant: true})
+	}
 	d = d.WithRow(row("Funnel: events per stage")).
 		WithPanel(withProm(barPanel("Events per stage", "plowline_node_events: what each node counted in "+win+
-			". Upstream stages first; a bar much shorter than the one above it is where events fall off.", "short", 12, 10),
-			pq{expr: fmt.Sprintf("sort_desc(max by (node) (%s))", sel(mn.NodeEvents)), legend: "{{node}}", instant: true})).
+			", in pipeline order. A bar much shorter than the one above it is where events fall off.", "short", 12, 10+uint32(len(funnel)/3)),
+			funnel...)).
 		WithPanel(withProm(tsPanel("Events per stage, per window", "Each node's count of its latest settled window over time; steps once per window.", "short", 12, 10),
 			pq{expr: fmt.Sprintf("max by (node) (%s)", sel(mn.NodeEvents)), legend: "{{node}}"}))
 
