@@ -73,9 +73,10 @@ func TestBodyCoversTopology(t *testing.T) {
 	}
 	got, widgets := lines(t, body)
 	want := map[string][]string{
-		"ELB new flow count":           {"AWS/NetworkELB|NewFlowCount|net/sp-nlb/abc|Sum", "AWS/ApplicationELB|NewConnectionCount|app/sp-alb/def|Sum"},
-		"Collector Lambda invocations": {"AWS/Lambda|Invocations|sp-collector|Sum"},
-		"Kinesis incoming records":     {"AWS/Kinesis|IncomingRecords|raw-good|Sum", "AWS/Kinesis|IncomingRecords|enriched-good|Sum"},
+		"ELB new flow count":                                 {"AWS/NetworkELB|NewFlowCount|net/sp-nlb/abc|Sum", "AWS/ApplicationELB|NewConnectionCount|app/sp-alb/def|Sum"},
+		"Collector Lambda invocations":                       {"AWS/Lambda|Invocations|sp-collector|Sum"},
+		"Collector network: bytes through the load balancer": {"AWS/NetworkELB|ProcessedBytes|net/sp-nlb/abc|Sum", "AWS/ApplicationELB|ProcessedBytes|app/sp-alb/def|Sum"},
+		"Kinesis incoming records":                           {"AWS/Kinesis|IncomingRecords|raw-good|Sum", "AWS/Kinesis|IncomingRecords|enriched-good|Sum"},
 		"Kinesis iterator age (ms)": {"AWS/Kinesis|GetRecords.IteratorAgeMilliseconds|raw-good|Maximum",
 			"AWS/Kinesis|GetRecords.IteratorAgeMilliseconds|enriched-good|Maximum"},
 		"Firehose fh-good: incoming vs delivered to S3": {"AWS/Firehose|IncomingRecords|fh-good|Sum", "AWS/Firehose|DeliveryToS3.Records|fh-good|Sum"},
