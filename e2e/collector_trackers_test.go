@@ -235,3 +235,45 @@ func TestCollectorWithRealTrackers(t *testing.T) {
 	t.Logf("%d events from 5 real tracker runs in %d payloads; every parameter arrived", len(sent), len(payloads))
 
 }
+
+// TestCollectorAnonymousTrackers: real trackers in server-anonymisation
+// mode send SP-Anonymous; the collector must record no IP, the zero network
+// user id, none of the identifying headers, and set no cookie.
+func TestCollectorAnonymousTrackers(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	cfg := filepath.Join(dir, "collector.yaml")
+	writeFile(t, cfg, "cookie:\n  secure: false\n  same_site: Lax\n")
+	col := startCollector(t, nil, "--config", cfg, "--sink", "file", "--good", good, "--bad", bad)
+	events := trackerEvents("anon")[:3]
+	sent := testkit.NodeTracker(t, col.URL, events, testkit.NodeTrackerOptions{Namespace: "anon-node-post", ServerAnonymization: true,
+		Headers: map[string]string{"X-Forwarded-For": "198.51.100.4"}})
+	run := testkit.BrowserTracker(t, col.URL, events, testkit.BrowserTrackerOptions{Namespace: "anon-web", ServerAnonymization: true})
+	sent = append(sent, run.Sent...)
+	var all []testkit.SentEvent
+	payloads := decodePayloads(t, readFileSink(t, good))
+	for _, p := range payloads {
+		all = append(all, eventsOf(t, p)...)
+		where := fmt.Sprintf("anonymous payload %s (%s)", p.Path, p.UserAgent)
+		if _, ok := header(p, "SP-Anonymous"); !ok {
+			t.Errorf("%s: no SP-Anonymous header recorded", where)
+		}
+		if p.NetworkUserID != "00000000-0000-0000-0000-000000000000" {
+			t.Errorf("%s: networkUserId %q, want the zero UUID", where, p.NetworkUserID)
+		}
+		if p.IPAddress == "127.0.0.1" || p.IPAddress == "198.51.100.4" {
+			t.Errorf("%s: ipAddress %q recorded", where, p.IPAddress)
+		}
+		for _, h := range []string{"Cookie", "X-Forwarded-For"} {
+			if v, ok := header(p, h); ok {
+				t.Errorf("%s: identifying header %s: %s recorded", where, h, v)
+			}
+		}
+	}
+	testkit.AssertArrived(t, sent, all)
+	for _, s := range run.Sent {
+		if s["duid"] != "" || s["sid"] != "" {
+			t.Errorf("anonymous browser event carries duid %q sid %q", s["duid"], s["sid"])
+		}
+	}
+}

@@ -87,6 +87,9 @@ type NodeTrackerOptions struct {
 	// PostPath replaces /com.snowplowanalytics.snowplow/tp2 (GitLab
 	// self-managed posts to /-/collect_events).
 	PostPath string
+	// ServerAnonymization makes the tracker send SP-Anonymous: * (the
+	// collector must then record no IP, a zero network user id, no cookie).
+	ServerAnonymization bool
 	// Set calls the tracker's setters; zero fields are left alone.
 	Set TrackerSetters
 	// Timeout bounds the whole run (default 60s).
@@ -149,6 +152,7 @@ func NodeTracker(t testing.TB, collectorURL string, events []TrackerEvent, opts 
 		"encodeBase64": !opts.PlainJSON,
 		"headers":      opts.Headers,
 		"postPath":     opts.PostPath,
+		"anonymous":    opts.ServerAnonymization,
 		"setters":      opts.Set,
 		"events":       events,
 		"timeoutMs":    (opts.Timeout - 5*time.Second).Milliseconds(),

@@ -33,6 +33,10 @@ type BrowserTrackerOptions struct {
 	// PostPath replaces /com.snowplowanalytics.snowplow/tp2 for the POST
 	// tracker (GitLab self-managed posts to /-/collect_events).
 	PostPath string
+	// ServerAnonymization turns on anonymous tracking with server
+	// anonymisation: no user or session cookies, and SP-Anonymous: * on
+	// every request.
+	ServerAnonymization bool
 	// Timeout bounds the whole run (default 60s).
 	Timeout time.Duration
 }
@@ -122,7 +126,7 @@ func BrowserTracker(t testing.TB, collectorURL string, events []TrackerEvent, op
 	}
 	cfg, err := json.Marshal(map[string]any{
 		"collector": collectorURL, "appId": opts.AppID, "namespace": opts.Namespace, "methods": opts.Methods,
-		"bufferSize": opts.BufferSize, "encodeBase64": opts.EncodeBase64, "userId": opts.UserID, "postPath": opts.PostPath, "events": events,
+		"bufferSize": opts.BufferSize, "encodeBase64": opts.EncodeBase64, "userId": opts.UserID, "postPath": opts.PostPath, "anonymous": opts.ServerAnonymization, "events": events,
 	})
 	if err != nil {
 		t.Fatalf("BrowserTracker: encoding config: %v", err)

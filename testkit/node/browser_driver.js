@@ -37,6 +37,7 @@
         },
       };
       if (cfg.postPath) tc.postPath = cfg.postPath;
+      if (cfg.anonymous) tc.anonymousTracking = { withServerAnonymisation: true };
       if (cfg.encodeBase64 !== null && cfg.encodeBase64 !== undefined) tc.encodeBase64 = cfg.encodeBase64;
       sp.newTracker(id, cfg.collector, tc);
       if (cfg.userId) sp.setUserId(cfg.userId, [id]);

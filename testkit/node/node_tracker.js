@@ -28,6 +28,7 @@ async function main() {
       retryFailedRequests: false,
       customHeaders: cfg.headers || {},
       postPath: cfg.postPath || undefined,
+      serverAnonymization: !!cfg.anonymous,
       onRequestSuccess: (batch) => { for (const p of batch) sent.push(p); },
       onRequestFailure: (f, resp) => {
         failures.push({ status: f.status || (resp && resp.status) || 0, message: f.message || '', events: f.events.length, willRetry: f.willRetry });
