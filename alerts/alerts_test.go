@@ -261,8 +261,11 @@ func TestNodeNamesMatchDefaultGraphs(t *testing.T) {
 		good := func(n string) bool { return !notGood.MatchString(n) }
 		for _, e := range c.Edges {
 			if e.Relation == config.RelationSplit {
-				if !good(e.To) || good(e.ToBad) {
-					t.Errorf("config.%s edge %s: %s should count as good (%v) and %s as not (%v)", name, e.Name, e.To, good(e.To), e.ToBad, good(e.ToBad))
+				// The good branch continues its source's kind of events; the
+				// bad branch never counts good events.
+				if good(e.To) != good(e.From) || good(e.ToBad) {
+					t.Errorf("config.%s edge %s: %s (good %v) splits into %s (good %v) and %s (good %v)",
+						name, e.Name, e.From, good(e.From), e.To, good(e.To), e.ToBad, good(e.ToBad))
 				}
 				continue
 			}

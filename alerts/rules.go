@@ -123,6 +123,8 @@ func reconciliationRules(o Options) []Rule {
 	startQ := edgeQ(mn.EdgeWindowStart.Name)
 	sinceQ := edgeQ(mn.EdgeOutOfToleranceSince.Name)
 	windowsQ := edgeQ(mn.EdgeWindowsOutOfTolerance.Name)
+	expectedQ := edgeQ(mn.EdgeExpectedEvents.Name)
+	observedQ := edgeQ(mn.EdgeObservedEvents.Name)
 
 	nodes := mn.NodeEvents.Name + "{" + GoodNodesMatcher + "}"
 	weekAgoQ := mn.NodeEvents.Name + "{node=%q} offset 1w"
@@ -140,15 +142,16 @@ func reconciliationRules(o Options) []Rule {
 			For:      EventsLostFor,
 			Severity: SeverityCritical,
 			Summary:  "Events lost between {{ $labels.from }} and {{ $labels.to }}: {{ $value | humanize }} in a settled window",
-			Description: "{{ $value | humanize }} events that {{ $labels.from }} counted are missing at {{ $labels.to }} " +
-				"(edge {{ $labels.edge }}, relation {{ $labels.relation }}): " + tmplValue(ratioQ, "humanizePercentage", "$labels.edge") +
+			Description: "{{ $value | humanize }} events that {{ $labels.from }} counted are missing at {{ $labels.to }} (" +
+				tmplValue(observedQ, "humanize", "$labels.edge") + " counted of " + tmplValue(expectedQ, "humanize", "$labels.edge") + " expected; " +
+				"edge {{ $labels.edge }}, relation {{ $labels.relation }}): " + tmplValue(ratioQ, "humanizePercentage", "$labels.edge") +
 				" of expected against a tolerance of " + tmplValue(tolQ, "humanizePercentage", "$labels.edge") +
 				", in the settled window starting " + tmplValue(startQ, "humanizeTimestamp", "$labels.edge") +
 				". Out of tolerance since the window starting " + tmplValue(sinceQ, "humanizeTimestamp", "$labels.edge") +
 				"; " + tmplValue(windowsQ, "humanize", "$labels.edge") + " out-of-tolerance windows in the lookback. " +
 				"A negative count means more events downstream than expected (duplicates).",
 			Dashboard:       DashboardOverview,
-			TemplateQueries: []string{ratioQ, tolQ, startQ, sinceQ, windowsQ},
+			TemplateQueries: []string{ratioQ, tolQ, startQ, sinceQ, windowsQ, expectedQ, observedQ},
 			Cases: []Case{
 				{
 					Name:     "an edge out of tolerance for longer than the for-duration fires, an edge in tolerance does not",
@@ -161,6 +164,8 @@ func reconciliationRules(o Options) []Rule {
 						{mn.EdgeWindowStart.Name + `{edge="s3_to_warehouse_good"}`, "7200x30"},
 						{mn.EdgeOutOfToleranceSince.Name + `{edge="s3_to_warehouse_good"}`, "3600x30"},
 						{mn.EdgeWindowsOutOfTolerance.Name + lost, "2x30"},
+						{mn.EdgeExpectedEvents.Name + `{edge="s3_to_warehouse_good",from="s3:good",to="warehouse:good",relation="eq"}`, "100000x30"},
+						{mn.EdgeObservedEvents.Name + `{edge="s3_to_warehouse_good",from="s3:good",to="warehouse:good",relation="eq"}`, "98800x30"},
 						{disc + `{edge="enricher_to_kinesis_good",from="enricher:good",to="kinesis:enriched-good",relation="eq"}`, "5x30"},
 						{oot + ok, "0x30"},
 					},
@@ -168,7 +173,7 @@ func reconciliationRules(o Options) []Rule {
 					Fires: []Expected{{
 						Labels:  map[string]string{"edge": "s3_to_warehouse_good", "from": "s3:good", "to": "warehouse:good", "relation": "eq"},
 						Summary: "Events lost between s3:good and warehouse:good: 1.2k in a settled window",
-						Description: "1.2k events that s3:good counted are missing at warehouse:good (edge s3_to_warehouse_good, relation eq): " +
+						Description: "1.2k events that s3:good counted are missing at warehouse:good (98.8k counted of 100k expected; edge s3_to_warehouse_good, relation eq): " +
 							"1.2% of expected against a tolerance of 0.1%, in the settled window starting 1970-01-01 02:00:00 +0000 UTC. " +
 							"Out of tolerance since the window starting 1970-01-01 01:00:00 +0000 UTC; 2 out-of-tolerance windows in the lookback. " +
 							"A negative count means more events downstream than expected (duplicates).",

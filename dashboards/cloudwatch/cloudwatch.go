@@ -126,17 +126,17 @@ func BuildBody(t config.Topology, o alerts.Options) (Body, error) {
 		"changes made in the console are overwritten. Alerts and what to do: [runbooks](" + o.RunbookIndexURL() + ")."}, "text")
 
 	if len(t.LoadBalancers) > 0 {
-		var flows, bytes [][]any
+		var flows, traffic [][]any
 		for _, lb := range t.LoadBalancers {
 			ns, name := "AWS/ApplicationELB", "NewConnectionCount"
 			if strings.HasPrefix(lb, "net/") {
 				ns, name = "AWS/NetworkELB", "NewFlowCount"
 			}
 			flows = append(flows, metric(ns, name, "LoadBalancer", lb, "Sum", lb))
-			bytes = append(bytes, metric(ns, "ProcessedBytes", "LoadBalancer", lb, "Sum", lb))
+			traffic = append(traffic, metric(ns, "ProcessedBytes", "LoadBalancer", lb, "Sum", lb))
 		}
 		l.add(12, 6, mp("ELB new flow count", "Sum", flows), "metric")
-		l.add(12, 6, mp("Collector network: bytes through the load balancer", "Sum", bytes), "metric")
+		l.add(12, 6, mp("Collector network: bytes through the load balancer", "Sum", traffic), "metric")
 	}
 	var collector [][]any
 	for _, f := range t.Functions {
