@@ -18,11 +18,12 @@ import (
 // the partition key is not written. An empty record becomes an empty line,
 // which LineSource skips (collector payloads are never empty).
 type FileSink struct {
-	mu     sync.Mutex
-	w      io.WriteCloser
-	bw     *bufio.Writer
-	err    error // sticky: once a write failed the sink stays failed
-	closed bool
+	mu      sync.Mutex
+	w       io.WriteCloser
+	bw      *bufio.Writer
+	err     error // sticky: once a write failed the sink stays failed
+	closed  bool
+	scratch []byte
 }
 
 // NewFileSink returns a sink writing to w; Close closes w.
@@ -44,10 +45,12 @@ func (f *FileSink) Put(ctx context.Context, records []Record) error {
 		return f.err
 	}
 	for _, r := range records {
-		enc := base64.NewEncoder(base64.StdEncoding, f.bw)
-		enc.Write(r.Data) // errors surface through bw.Flush
-		enc.Close()
-		f.bw.WriteByte('\n')
+		f.scratch = base64.StdEncoding.AppendEncode(f.scratch[:0], r.Data)
+		f.scratch = append(f.scratch, '\n')
+		f.bw.Write(f.scratch) // errors surface through bw.Flush
+	}
+	if cap(f.scratch) > 1<<20 {
+		f.scratch = nil // do not pin a buffer sized for one huge record
 	}
 	if err := f.bw.Flush(); err != nil {
 		f.err = fmt.Errorf("file sink: writing records: %w", err)
