@@ -128,3 +128,15 @@ func TestAllPromQLNamesKnown(t *testing.T) {
 		t.Errorf("only %d metric references checked", checked)
 	}
 }
+
+// BenchmarkFiles measures a full generation (four Grafana dashboards, the
+// CloudWatch body, rules, promtool tests and runbooks): what `make
+// dashboards` and the drift test pay.
+func BenchmarkFiles(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Files(Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
