@@ -180,6 +180,8 @@ func TestPromtoolCatchesBrokenRules(t *testing.T) {
 	}
 }
 
+var metricToken = regexp.MustCompile(`\b(?:plowline|gitlab_snowplow)_[a-z_]+\b`)
+
 // TestRunbooks checks each alert has a committed runbook that names it and
 // tells on-call how to reconcile, and that no runbook is left for an alert
 // that no longer exists.
@@ -197,6 +199,11 @@ func TestRunbooks(t *testing.T) {
 		text := string(b)
 		if !strings.Contains(text, "# "+n+"\n") {
 			t.Errorf("runbook %s.md does not name its alert in its title", n)
+		}
+		for _, name := range metricToken.FindAllString(text, -1) {
+			if !metricname.Known(name) {
+				t.Errorf("runbook %s.md mentions metric %s, which metricname does not define", n, name)
+			}
 		}
 		for _, must := range []string{ReconcileCommand, "## What it means", "## Impact", "## Diagnosis by stage", "## Mitigation", "## Escalation"} {
 			if !strings.Contains(text, must) {

@@ -1,5 +1,7 @@
 package alerts
 
+import mn "github.com/plowline/plowline/metricname"
+
 // Who to escalate to. Roles rather than names: map them to your rota.
 const (
 	escalateOwners    = "**Pipeline owners** (the team that runs plowline and the Snowplow infrastructure; Analytics Instrumentation at GitLab)"
@@ -251,7 +253,7 @@ var runbookWarehouseLoadLag = Runbook{
 
 var runbookTrackersFailing = Runbook{
 	Meaning: "Less than 95% of the events GitLab's trackers tried to send over the last 10 minutes reached the collector, " +
-		"computed as GitLab's Grafana panel does: successful / (successful + failed) from `gitlab_snowplow_*_events_total`.",
+		"computed as GitLab's Grafana panel does: successful / (successful + failed) from `" + mn.GitLabSnowplowSuccessfulEvents.Name + "` and `" + mn.GitLabSnowplowFailedEvents.Name + "`.",
 	Impact: "The application's tracker does not persist events it failed to send: every failed event is lost for good. " +
 		"Nothing downstream can reconcile these — the collector never saw them.",
 	FirstSteps: []string{
@@ -299,7 +301,7 @@ var runbookCanaryNotSeen = Runbook{
 	Impact: "If the stage is not delivering, nothing after it is getting data. If canaries are not being sent, the pipeline " +
 		"has lost its heartbeat: event loss at stages without reconciled edges would go unnoticed.",
 	FirstSteps: []string{
-		"Is the latest canary send recent? If not, the exporter's canary sender is stuck or the collector refuses it: check the exporter's logs and `plowline_canary_send_failures_total`.",
+		"Is the latest canary send recent? If not, the exporter's canary sender is stuck or the collector refuses it: check the exporter's logs and `" + mn.CanarySendFailures.Name + "`.",
 		"If canaries are being sent: is the stage receiving any events? Check its node count on the overview dashboard and `PlowlineWarehouseLoadLag` / `PlowlineFirehoseDeliveryStale`.",
 		"Check the exporter can read the stage (its source's `up`): a stage it cannot read never \"sees\" a canary.",
 	},
@@ -322,7 +324,7 @@ var runbookSourceDown = Runbook{
 	FirstSteps: []string{
 		"Read the exporter's log for the refresh error: it names the source and the failing call (permissions, timeout, throttling, a changed endpoint).",
 		"Check the source's own health: is Prometheus up, is the warehouse suspended or out of credits, are AWS credentials of the exporter expired?",
-		"Check `plowline_source_refresh_duration_seconds`: refreshes hitting their timeout mean a slow source or too wide a query.",
+		"Check `" + mn.SourceRefreshDuration.Name + "`: refreshes hitting their timeout mean a slow source or too wide a query.",
 	},
 	StartAt: []string{StageExporter},
 	Mitigation: []string{
