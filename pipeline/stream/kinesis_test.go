@@ -189,7 +189,7 @@ func TestPutRecordsSplitsByBytes(t *testing.T) {
 	c, url, name := kinesaliteStream(t, 1)
 	rec := &recorder{next: c}
 	var recs []Record
-	for i := 0; i < 14; i++ {
+	for i := 0; i < 6; i++ {
 		recs = append(recs, Record{PartitionKey: "k", Data: append([]byte(fmt.Sprintf("%02d", i)), bytes.Repeat([]byte{'x'}, 900<<10)...)})
 	}
 	if failed, err := PutRecords(context.Background(), rec, name, recs, RetryPolicy{}); err != nil {
@@ -203,11 +203,11 @@ func TestPutRecordsSplitsByBytes(t *testing.T) {
 		}
 		total += calls[i]
 	}
-	if len(calls) != 3 || total != 14 {
-		t.Errorf("calls = %v, want 3 calls (5+5+4 records of 900 KiB)", calls)
+	if len(calls) != 2 || total != 6 {
+		t.Errorf("calls = %v, want 2 calls (5+1 records of 900 KiB)", calls)
 	}
-	if got := testkit.ReadStream(t, testkit.KinesisClient(url), name); len(got) != 14 {
-		t.Errorf("stream has %d records, want 14", len(got))
+	if got := testkit.ReadStream(t, testkit.KinesisClient(url), name); len(got) != 6 {
+		t.Errorf("stream has %d records, want 6", len(got))
 	}
 }
 
