@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/plowline/plowline/exporter"
 	"github.com/plowline/plowline/exporter/config"
+	"github.com/plowline/plowline/pipeline/local"
 )
 
 func init() {
@@ -25,6 +28,69 @@ func init() {
 		summary: "reconcile event counts across every pipeline stage and serve them to Prometheus",
 		run:     runExporter,
 	})
+	registerRunExtension(runExtension{name: "exporter", start: startRunExporter})
+}
+
+// Environment variables tuning the exporter inside `plowline run` (which
+// owns the flags): window, source refresh interval, latency budget, and
+// whether to send canary events into the local pipeline.
+const (
+	envRunWindow   = "PLOWLINE_EXPORTER_WINDOW"   // default 1m
+	envRunInterval = "PLOWLINE_EXPORTER_INTERVAL" // default 5s
+	envRunBudget   = "PLOWLINE_EXPORTER_BUDGET"   // default 30s
+	envRunCanary   = "PLOWLINE_EXPORTER_CANARY"   // "1" sends a canary event every minute
+)
+
+// startRunExporter runs the exporter over plowline run's own pipeline:
+// config.Local for its parts, metrics on run's registry, the on-call page
+// at / and /reconcile.json on run's web listener.
+func startRunExporter(_ context.Context, info local.Info, mux *http.ServeMux, reg *prometheus.Registry, log *slog.Logger) (func(context.Context) error, error) {
+	o := config.LocalOptions{DataDir: info.DataDir, MetricsURL: info.MetricsURL, S3Endpoint: info.S3Endpoint,
+		Bucket: info.Bucket, WarehousePath: info.WarehousePath}
+	for _, d := range []struct {
+		env string
+		to  *time.Duration
+	}{{envRunWindow, &o.Window}, {envRunInterval, &o.Interval}, {envRunBudget, &o.Budget}} {
+		if v := os.Getenv(d.env); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil || parsed <= 0 {
+				return nil, fmt.Errorf("$%s %q: want a positive duration such as 1m", d.env, v)
+			}
+			*d.to = parsed
+		}
+	}
+	if os.Getenv(envRunCanary) == "1" {
+		o.CollectorURL = info.CollectorURL
+	}
+	cfg := config.Local(o)
+	exp, err := exporter.NewWithOptions(cfg, reg, log, exporter.Options{Version: version})
+	if err != nil {
+		return nil, fmt.Errorf("$%s, $%s, $%s: %w", envRunWindow, envRunInterval, envRunBudget, err)
+	}
+	// The effective configuration, for `plowline reconcile --config` while run is up.
+	cfgPath := filepath.Join(info.DataDir, "exporter", "exporter.yaml")
+	if data, err := cfg.Marshal(); err == nil {
+		if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err == nil {
+			err = os.WriteFile(cfgPath, data, 0o644)
+		}
+		if err != nil {
+			log.Warn("could not write the exporter configuration for plowline reconcile", "path", cfgPath, "err", err)
+		}
+	}
+	ectx, cancel := context.WithCancel(context.Background())
+	exp.Start(ectx)
+	mux.Handle("/", exp.Handler())
+	log.Info("exporter reconciling the local pipeline", "page", "http://"+info.WebAddress+"/", "window", cfg.Window, "edges", len(cfg.Edges),
+		"reconcile", "plowline reconcile --config "+cfgPath)
+	return func(sctx context.Context) error {
+		cancel()
+		select {
+		case <-exp.Done():
+			return nil
+		case <-sctx.Done():
+			return sctx.Err()
+		}
+	}, nil
 }
 
 func exporterLogger(s string, stderr io.Writer) (*slog.Logger, error) {
