@@ -86,7 +86,8 @@ func overview(o Options) *dashboard.DashboardBuilder {
 		WithPanel(withProm(barPanel("Discrepancy per edge (events)", "Expected minus observed in each edge's latest settled window: positive = lost downstream, negative = duplicates.", "short", 10, 8).
 			Thresholds(thresholds("green", 1.0, "orange")).Links(links(runbookLink(o, "PlowlineEventsLost"))),
 			pq{expr: fmt.Sprintf("max by (edge) (%s)", sel(mn.EdgeDiscrepancyEvents)), legend: "{{edge}}", instant: true})).
-		WithPanel(withProm(tablePanel("Out of tolerance since", "Start of the current run of out-of-tolerance windows, per edge, and how many windows in the lookback were out.", "dateTimeAsIso", 10, 8),
+		WithPanel(withProm(tablePanel("Out of tolerance since", "Start of the current run of out-of-tolerance windows, per edge, and how many windows in the lookback were out.", "dateTimeAsIso", 10, 8).
+			OverrideByQuery("B", []dashboard.DynamicConfigValue{{Id: "unit", Value: "short"}}),
 			pq{expr: fmt.Sprintf("max by (edge) (%s) > 0", sel(mn.EdgeOutOfToleranceSince)), legend: "{{edge}}", instant: true},
 			pq{expr: fmt.Sprintf("max by (edge) (%s) > 0", sel(mn.EdgeWindowsOutOfTolerance)), legend: "{{edge}} windows", instant: true})).
 		WithPanel(withProm(tsPanel("Discrepancy ratio against tolerance", "Each edge's discrepancy as a share of expected (solid) and its tolerance (dashed legend 'tolerance').", "percentunit", 24, 9),
