@@ -269,3 +269,36 @@ func TestCollectorKinesisDrainsOnSIGTERM(t *testing.T) {
 		t.Errorf("collector did not report a clean drain:\n%s", col.Proc.Output())
 	}
 }
+
+// TestCollectorKinesisWithRealTrackers: the production path end to end —
+// real node and browser trackers, `plowline collector --sink kinesis`,
+// kinesalite — with every parameter in the records read back by GetRecords.
+func TestCollectorKinesisWithRealTrackers(t *testing.T) {
+	kURL := testkit.Kinesalite(t)
+	kc := testkit.KinesisClient(kURL)
+	testkit.CreateStream(t, kc, "raw-good", 2)
+	testkit.CreateStream(t, kc, "raw-bad", 1)
+	cfg := filepath.Join(t.TempDir(), "collector.yaml")
+	writeFile(t, cfg, "cookie:\n  secure: false\n  same_site: Lax\nsink:\n  kinesis:\n    flush_interval: 20ms\n")
+	col := startCollector(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"},
+		"--config", cfg, "--sink", "kinesis", "--good", "raw-good", "--bad", "raw-bad", "--kinesis.endpoint", kURL)
+	sent := testkit.NodeTracker(t, col.URL, trackerEvents("kinesis-node"), testkit.NodeTrackerOptions{Namespace: "k-node-post"})
+	sent = append(sent, testkit.BrowserTracker(t, col.URL, trackerEvents("kinesis-web"), testkit.BrowserTrackerOptions{Namespace: "k-web"}).Sent...)
+	col.stop(t, 30*time.Second) // drains the sink: everything acknowledged is written
+	var all []testkit.SentEvent
+	recs := testkit.ReadStream(t, kc, "raw-good")
+	for _, p := range decodePayloads(t, recordsOf(recs)) {
+		all = append(all, eventsOf(t, p)...)
+	}
+	testkit.AssertArrived(t, sent, all)
+	if bad := testkit.ReadStream(t, kc, "raw-bad"); len(bad) != 0 {
+		t.Errorf("%d bad rows in raw-bad for valid tracker traffic", len(bad))
+	}
+	keys := map[string]bool{}
+	for _, r := range recs {
+		keys[r.PartitionKey] = true
+	}
+	if len(recs) > 1 && len(keys) < 2 {
+		t.Errorf("%d records all under partition key %q: not spread over shards", len(recs), recs[0].PartitionKey)
+	}
+}
