@@ -96,12 +96,14 @@ func stages(o Options) *dashboard.DashboardBuilder {
 	}
 
 	d = d.WithRow(row("Kinesis streams")).
-		WithPanel(withCloudWatch(cwPanel("Incoming records", "IncomingRecords per stream (Sum).", "short", 8, 8),
+		WithPanel(withCloudWatch(cwPanel("Incoming records", "IncomingRecords per stream (Sum): what producers wrote.", "short", 6, 8),
 			perResource(streams, "AWS/Kinesis", "IncomingRecords", "StreamName", "Sum", "")...)).
-		WithPanel(withCloudWatch(thresholdLine(cwPanel("Iterator age", "GetRecords.IteratorAgeMilliseconds (Maximum): how far the consumer is behind. Past the stream's retention, unread records expire.", "ms", 8, 8),
+		WithPanel(withCloudWatch(cwPanel("Records read", "GetRecords.Records per stream (Sum): what consumers read. Below incoming for long means the backlog grows.", "short", 6, 8),
+			perResource(streams, "AWS/Kinesis", "GetRecords.Records", "StreamName", "Sum", "")...)).
+		WithPanel(withCloudWatch(thresholdLine(cwPanel("Iterator age", "GetRecords.IteratorAgeMilliseconds (Maximum): how far the consumer is behind. Past the stream's retention, unread records expire.", "ms", 6, 8),
 			"green", "orange", float64(alerts.StreamBackingUpWarningAge.Milliseconds())).Links(links(runbookLink(o, "PlowlineStreamBackingUp"))),
 			perResource(streams, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", "Maximum", "")...)).
-		WithPanel(withCloudWatch(cwPanel("Write throttling", "WriteProvisionedThroughputExceeded (Sum): the collector is writing faster than the shards accept.", "short", 8, 8),
+		WithPanel(withCloudWatch(cwPanel("Write throttling", "WriteProvisionedThroughputExceeded (Sum): the collector is writing faster than the shards accept.", "short", 6, 8),
 			perResource(streams, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", "Sum", "")...))
 
 	var firehoseIO []cwq
