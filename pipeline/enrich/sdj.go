@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
@@ -89,6 +90,9 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 	}
 	valid := true
 	check := func(k iglu.SchemaKey, d any) {
+		if wrapperAccepts(k, d) {
+			return // what validating against the embedded wrapper would accept
+		}
 		if err := e.resolver.Validate(ctx, k, d); err != nil {
 			s.sdj = append(s.sdj, iglu.BadRowMessage(k, err))
 			valid = false
@@ -165,4 +169,82 @@ func compact(raw []byte) (string, error) {
 		return "", err
 	}
 	return buf.String(), nil
+}
+
+// wrapperAccepts reports whether data has the shape the embedded wrapper
+// schema (contexts 1-0-0/1-0-1, unstruct_event 1-0-0) requires, so the
+// generic validator, which would accept it, can be skipped. The wrappers
+// always resolve from the embedded registry first; a test keeps this in
+// step with the schemas. False means "run the validator", never "invalid".
+func wrapperAccepts(key iglu.SchemaKey, data any) bool {
+	if key.Vendor != tp.Vendor || key.Format != "jsonschema" || key.Model != 1 || key.Revision != 0 {
+		return false
+	}
+	switch {
+	case key.Name == "contexts" && key.Addition <= 1:
+		items, ok := data.([]any)
+		if !ok || (key.Addition == 0 && len(items) == 0) {
+			return false
+		}
+		for _, it := range items {
+			if !selfDescribingShape(it) {
+				return false
+			}
+		}
+		return true
+	case key.Name == "unstruct_event" && key.Addition == 0:
+		return selfDescribingShape(data)
+	}
+	return false
+}
+
+// selfDescribingShape: an object with exactly "schema" (a string matching
+// ^iglu:[a-zA-Z0-9-_.]+/[a-zA-Z0-9-_]+/[a-zA-Z0-9-_]+/[0-9]+-[0-9]+-[0-9]+$)
+// and "data".
+func selfDescribingShape(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 2 {
+		return false
+	}
+	if _, ok := m["data"]; !ok {
+		return false
+	}
+	s, ok := m["schema"].(string)
+	if !ok {
+		return false
+	}
+	rest, ok := strings.CutPrefix(s, "iglu:")
+	if !ok {
+		return false
+	}
+	word := func(dot bool) bool {
+		n := 0
+		for n < len(rest) {
+			c := rest[n]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || (dot && c == '.') {
+				n++
+				continue
+			}
+			break
+		}
+		rest = rest[n:]
+		return n > 0
+	}
+	digits := func() bool {
+		n := 0
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		rest = rest[n:]
+		return n > 0
+	}
+	sep := func(c byte) bool {
+		if rest == "" || rest[0] != c {
+			return false
+		}
+		rest = rest[1:]
+		return true
+	}
+	return word(true) && sep('/') && word(false) && sep('/') && word(false) && sep('/') &&
+		digits() && sep('-') && digits() && sep('-') && digits() && rest == ""
 }
