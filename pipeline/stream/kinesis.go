@@ -188,9 +188,12 @@ type PutRecordsError struct {
 
 func (e *PutRecordsError) Error() string {
 	msg := fmt.Sprintf("kinesis PutRecords to stream %q: %d of %d records not written after %d attempts", e.Stream, e.Failed, e.Total, e.Attempts)
-	if e.Code != "" || e.Message != "" {
+	switch {
+	case e.Code != "" && e.Err != nil && (errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded)):
+		msg += fmt.Sprintf(": last error %s: %s; then %v", e.Code, e.Message, e.Err)
+	case e.Code != "" || e.Message != "":
 		msg += fmt.Sprintf(": last error %s: %s", e.Code, e.Message)
-	} else if e.Err != nil {
+	case e.Err != nil:
 		msg += ": " + e.Err.Error()
 	}
 	return msg
@@ -310,6 +313,7 @@ func putRecords(ctx context.Context, api KinesisAPI, streamName string, recs []R
 				if res.ErrorCode != nil {
 					retry = append(retry, idx[j])
 					perr.Code, perr.Message = aws.ToString(res.ErrorCode), aws.ToString(res.ErrorMessage)
+					perr.Err = nil
 				}
 			}
 		}
