@@ -220,7 +220,7 @@ How to read it (the exporter's HTML page at ` + "`/`" + ` shows the same):
 ` + "```" + `
 
 {{ end }}Thresholds are named constants in ` + "`alerts/rules.go`" + `, each with the reason for its value. The rule is
-unit-tested in ` + "`alerts/plowline.rules.test.yml`" + ` (` + "`promtool test rules alerts/plowline.rules.test.yml`" + `).
+unit-tested in ` + "`alerts/plowline.rules*.test.yml`" + ` (` + "`cd alerts && promtool test rules plowline.rules*.test.yml`" + `).
 Overview dashboard: [{{ .Overview }}]({{ .Overview }}).
 `))
 
@@ -239,7 +239,7 @@ func RenderRunbook(o Options, alert string) ([]byte, error) {
 	if len(rules) == 0 {
 		return nil, fmt.Errorf("no rule named %q", alert)
 	}
-	rb := rules[0].Runbook
+	rb := fillPlaceholders(o, rules[0].Runbook)
 	st := stages(o)
 	start := map[string]bool{}
 	var ordered []stageText
@@ -271,4 +271,34 @@ func RenderRunbook(o Options, alert string) ([]byte, error) {
 		return nil, fmt.Errorf("rendering runbook %s: %w", alert, err)
 	}
 	return b.Bytes(), nil
+}
+
+// fillPlaceholders puts the topology's names into the runbook text where
+// it says <collector function>, <pseudonymizer function> or <bucket>;
+// placeholders for alert labels (<stream>, <function>) stay for on-call to
+// fill from the alert.
+func fillPlaceholders(o Options, rb Runbook) Runbook {
+	role := func(r string) string {
+		for _, f := range o.Topology.Functions {
+			if strings.Contains(f, r) {
+				return f
+			}
+		}
+		return "<" + r + " function>"
+	}
+	rep := strings.NewReplacer(
+		"<collector function>", role("collector"),
+		"<pseudonymizer function>", role("pseudonymi"),
+		"<bucket>", o.Topology.Bucket,
+	)
+	fill := func(in []string) []string {
+		out := make([]string, len(in))
+		for i, s := range in {
+			out[i] = rep.Replace(s)
+		}
+		return out
+	}
+	rb.Meaning, rb.Impact = rep.Replace(rb.Meaning), rep.Replace(rb.Impact)
+	rb.FirstSteps, rb.Mitigation, rb.Escalation = fill(rb.FirstSteps), fill(rb.Mitigation), fill(rb.Escalation)
+	return rb
 }
