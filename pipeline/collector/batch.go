@@ -10,7 +10,8 @@ import (
 // sub-slices of the body (nothing copied).
 type batch struct {
 	schema []byte   // the raw JSON value of "schema" (nil if absent)
-	events [][]byte // the raw elements of "data"
+	events [][]byte // the raw elements of "data" (only if asked for)
+	count  int      // the number of elements of "data"
 }
 
 // parseBatch reads a tp2 body in one pass. It accepts exactly what
@@ -19,8 +20,14 @@ type batch struct {
 // the number of events enrich will see. It is hand-written because it runs
 // on every POST: encoding/json would validate the body, then scan it
 // again and copy every event.
-func parseBatch(body []byte) (batch, bool) {
-	s := scanner{b: body}
+func parseBatch(body []byte) (batch, bool) { return scanBatch(body, true) }
+
+// countBatch is parseBatch without collecting the events: the common case,
+// where the payload fits in one record and only the count is needed.
+func countBatch(body []byte) (batch, bool) { return scanBatch(body, false) }
+
+func scanBatch(body []byte, collect bool) (batch, bool) {
+	s := scanner{b: body, collect: collect}
 	var out batch
 	haveData := false
 	s.ws()
@@ -50,14 +57,14 @@ func parseBatch(body []byte) (batch, bool) {
 						return batch{}, false
 					}
 					haveData = false
-					out.events = nil
+					out.events, out.count = nil, 0
 					break
 				}
-				events, ok := s.array()
+				events, n, ok := s.array()
 				if !ok {
 					return batch{}, false
 				}
-				out.events, haveData = events, true
+				out.events, out.count, haveData = events, n, true
 			case "schema":
 				if !s.value(0) {
 					return batch{}, false
@@ -109,8 +116,9 @@ func keyName(raw []byte) string {
 const maxDepth = 10000
 
 type scanner struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	collect bool // keep the spans of the "data" array's elements
 }
 
 func (s *scanner) peek() byte {
@@ -139,29 +147,37 @@ func (s *scanner) ws() {
 	}
 }
 
-// array reads a top-level array and returns its elements' spans.
-func (s *scanner) array() ([][]byte, bool) {
+// array reads the "data" array: its element count and, if collecting,
+// their spans.
+func (s *scanner) array() ([][]byte, int, bool) {
 	s.i++ // '['
 	s.ws()
-	if s.eat(']') {
-		return [][]byte{}, true
+	var out [][]byte
+	if s.collect {
+		out = make([][]byte, 0, 16)
 	}
-	out := make([][]byte, 0, 16)
+	if s.eat(']') {
+		return out, 0, true
+	}
+	n := 0
 	for {
 		s.ws()
 		start := s.i
 		if !s.value(1) {
-			return nil, false
+			return nil, 0, false
 		}
-		out = append(out, s.b[start:s.i])
+		n++
+		if s.collect {
+			out = append(out, s.b[start:s.i])
+		}
 		s.ws()
 		if s.eat(',') {
 			continue
 		}
 		if s.eat(']') {
-			return out, true
+			return out, n, true
 		}
-		return nil, false
+		return nil, 0, false
 	}
 }
 

@@ -73,7 +73,10 @@ func checkBatch(t *testing.T, body []byte) {
 	if !ok {
 		return
 	}
-	if len(got.events) != len(want) {
+	if c, cok := countBatch(body); cok != ok || c.count != len(want) || c.events != nil {
+		t.Fatalf("%q: countBatch = %d, %v; want %d", body, c.count, cok, len(want))
+	}
+	if len(got.events) != len(want) || got.count != len(want) {
 		t.Fatalf("%q: %d events, encoding/json found %d", body, len(got.events), len(want))
 	}
 	for i := range want {

@@ -181,6 +181,7 @@ type sinkRef struct {
 	lastFailure atomic.Int64
 	lastErr     atomic.Pointer[error]
 	lastLog     atomic.Int64
+	deadline    atomic.Pointer[sharedDeadline]
 }
 
 func newSinkRef(label string, s stream.Sink, c *Collector) *sinkRef {
@@ -212,12 +213,33 @@ func (r *sinkRef) healthy() error {
 	return nil
 }
 
+// sharedDeadline is a context that requests arriving within a short
+// interval share: a per-request context.WithTimeout would start a timer on
+// every request of the hot path.
+type sharedDeadline struct {
+	deadline time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc // never needed: the context ends at its deadline
+}
+
+// putContext returns a context ending between SinkTimeout and
+// SinkTimeout plus a tenth of it (at most 100ms) from now.
+func (r *sinkRef) putContext(now time.Time) context.Context {
+	timeout := r.c.cfg.Limits.SinkTimeout
+	want := now.Add(timeout)
+	if d := r.deadline.Load(); d != nil && !d.deadline.Before(want) {
+		return d.ctx
+	}
+	dl := want.Add(min(timeout/10, 100*time.Millisecond))
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	r.deadline.Store(&sharedDeadline{deadline: dl, ctx: ctx, cancel: cancel})
+	return ctx
+}
+
 // put writes records within the configured timeout.
 func (r *sinkRef) put(recs []stream.Record) error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.c.cfg.Limits.SinkTimeout)
 	start := time.Now()
-	err := r.sink.Put(ctx, recs)
-	cancel()
+	err := r.sink.Put(r.putContext(start), recs)
 	end := time.Now()
 	r.latency.Observe(end.Sub(start).Seconds())
 	if err != nil {

@@ -40,7 +40,6 @@ var (
 	hPixelLen    = []string{strconv.Itoa(len(pixel))}
 	hOKLen       = []string{"2"}
 	hAllowHeader = []string{"Content-Type, SP-Anonymous"}
-	hNoSniff     = []string{"nosniff"}
 	okBody       = []byte("ok")
 )
 
@@ -347,7 +346,6 @@ func (c *Collector) respond(w http.ResponseWriter, r *http.Request, k kind, nuid
 	default:
 		h["Content-Type"] = hText
 		h["Content-Length"] = hOKLen
-		h["X-Content-Type-Options"] = hNoSniff
 		w.WriteHeader(http.StatusOK)
 		w.Write(okBody)
 		return http.StatusOK
@@ -592,19 +590,18 @@ func (c *Collector) toRecords(rec *record, body []byte, isTP2 bool, now time.Tim
 	max := c.cfg.Limits.MaxRecordBytes
 	rec.body = body
 	size := rec.size()
-	var b batch
-	parsed := false
-	if isTP2 {
-		b, parsed = parseBatch(body)
-	}
 	if size <= max {
 		events = 1
-		if parsed && len(b.events) > 0 {
-			events = len(b.events)
+		if isTP2 {
+			if b, ok := countBatch(body); ok && b.count > 0 {
+				events = b.count
+			}
 		}
 		return [][]byte{rec.encode()}, nil, events
 	}
-	if !parsed && len(body) > 0 {
+	var b batch
+	parsed := false
+	if len(body) > 0 {
 		b, parsed = parseBatch(body)
 	}
 	whole := func(why string) []badrow.BadRow {

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,6 +181,17 @@ func (c *rawConn) close() {
 // closedLoop sends as fast as conns connections allow for d and returns
 // the rate of 200 answers.
 func closedLoop(url string, body []byte, conns int, d time.Duration) (okPerSec float64, failed int64) {
+	r, f, _ := closedLoopCPU(url, body, conns, d)
+	return r, f
+}
+
+// closedLoopCPU is closedLoop that also returns 200 answers per CPU-second
+// this process spent (server and generator both live in it). On a machine
+// shared with other work the wall-clock rate swings with the neighbours;
+// the CPU cost per request does not, and its ratio between two targets is
+// the ratio of their rates on a machine of their own.
+func closedLoopCPU(url string, body []byte, conns int, d time.Duration) (okPerSec float64, failed int64, okPerCPUSec float64) {
+	cpu0 := cpuSeconds(syscall.RUSAGE_SELF)
 	var ok, bad atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -200,7 +212,16 @@ func closedLoop(url string, body []byte, conns int, d time.Duration) (okPerSec f
 		}()
 	}
 	wg.Wait()
-	return float64(ok.Load()) / time.Since(start).Seconds(), bad.Load()
+	cpu := cpuSeconds(syscall.RUSAGE_SELF) - cpu0
+	return float64(ok.Load()) / time.Since(start).Seconds(), bad.Load(), float64(ok.Load()) / cpu
+}
+
+// cpuSeconds is the user+system CPU time of this process (RUSAGE_SELF) or
+// of its waited-for children (RUSAGE_CHILDREN).
+func cpuSeconds(who int) float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // openLoop sends at a fixed rate for d and returns latency percentiles,
@@ -247,29 +268,38 @@ func openLoop(url string, body []byte, rate float64, conns int, d time.Duration)
 // wrkRate runs wrk (a C load generator, lighter than Go's client) with a
 // POST script and returns its Requests/sec, or 0 without wrk.
 func wrkRate(t *testing.T, url string, body []byte, conns int, d time.Duration) float64 {
+	r, _ := wrkRateCPU(t, url, body, conns, d)
+	return r
+}
+
+// wrkRateCPU also returns requests per CPU-second of this process (the
+// server) plus wrk.
+func wrkRateCPU(t *testing.T, url string, body []byte, conns int, d time.Duration) (float64, float64) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
+	cpu0 := cpuSeconds(syscall.RUSAGE_SELF) + cpuSeconds(syscall.RUSAGE_CHILDREN)
 	script := filepath.Join(t.TempDir(), "post.lua")
 	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.body = %q\nwrk.headers[\"Content-Type\"] = \"application/json; charset=UTF-8\"\n", body)
 	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(wrk, "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s", "-s", script, url).CombinedOutput()
+	cpu := cpuSeconds(syscall.RUSAGE_SELF) + cpuSeconds(syscall.RUSAGE_CHILDREN) - cpu0
 	if err != nil {
 		t.Logf("wrk: %v\n%s", err, out)
-		return 0
+		return 0, 0
 	}
 	if bytes.Contains(out, []byte("Non-2xx")) {
 		t.Logf("wrk saw failures:\n%s", out)
 	}
 	m := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
 	if m == nil {
-		return 0
+		return 0, 0
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
+	return v, v * d.Seconds() / cpu
 }
 
 func envSeconds(name string, def int) time.Duration {
@@ -292,49 +322,55 @@ func TestLoad(t *testing.T) {
 
 	t.Run("single_event_vs_noop", func(t *testing.T) {
 		// The machine is shared: alternate the two targets in short slices
-		// and take the median of each pair's ratio, so drift in the load
-		// others put on the machine hits both sides of every ratio alike.
+		// and take medians of each pair's ratio, so drift in the load others
+		// put on the machine hits both sides of every ratio alike; and
+		// compare requests per CPU-second as well, which neighbours barely
+		// move.
 		const conns, rounds = 32, 7
 		slice := max(phase/3, 2*time.Second)
-		var n, c, ratios []float64
+		var n, c, ratios, cpuRatios []float64
 		for range rounds {
-			rn, _ := closedLoop(noopURL+PathTP2, one, conns, slice)
-			rc, f := closedLoop(collectorURL+PathTP2, one, conns, slice)
+			rn, _, cn := closedLoopCPU(noopURL+PathTP2, one, conns, slice)
+			rc, f, cc := closedLoopCPU(collectorURL+PathTP2, one, conns, slice)
 			if f > 0 {
 				t.Errorf("%d requests failed", f)
 			}
-			n, c, ratios = append(n, rn), append(c, rc), append(ratios, rc/rn)
+			n, c, ratios, cpuRatios = append(n, rn), append(c, rc), append(ratios, rc/rn), append(cpuRatios, cc/cn)
 		}
-		t.Logf("Go raw client, %d connections, %d rounds of %s each: no-op %.0f req/s, collector %.0f req/s (medians); median ratio %.2f (per round %.2f); load average %s",
-			conns, rounds, slice, median(n), median(c), median(ratios), ratios, loadavg())
-		var wn, wc, wr []float64
+		t.Logf("Go raw client, %d connections, %d rounds of %s each: no-op %.0f req/s, collector %.0f req/s (medians); "+
+			"median ratio %.2f (per round %.2f); per CPU-second ratio %.2f (per round %.2f); load average %s",
+			conns, rounds, slice, median(n), median(c), median(ratios), ratios, median(cpuRatios), cpuRatios, loadavg())
+		var wn, wc, wr, wcr []float64
 		for range rounds {
-			a := wrkRate(t, noopURL+PathTP2, one, conns, slice)
-			b := wrkRate(t, collectorURL+PathTP2, one, conns, slice)
+			a, acpu := wrkRateCPU(t, noopURL+PathTP2, one, conns, slice)
+			b, bcpu := wrkRateCPU(t, collectorURL+PathTP2, one, conns, slice)
 			if a == 0 || b == 0 {
 				return
 			}
-			wn, wc, wr = append(wn, a), append(wc, b), append(wr, b/a)
+			wn, wc, wr, wcr = append(wn, a), append(wc, b), append(wr, b/a), append(wcr, bcpu/acpu)
 		}
-		t.Logf("wrk, %d connections, %d rounds of %s each: no-op %.0f req/s, collector %.0f req/s (medians); median ratio %.2f (per round %.2f); load average %s",
-			conns, rounds, slice, median(wn), median(wc), median(wr), wr, loadavg())
+		t.Logf("wrk, %d connections, %d rounds of %s each: no-op %.0f req/s, collector %.0f req/s (medians); "+
+			"median ratio %.2f (per round %.2f); per CPU-second (server + wrk) ratio %.2f (per round %.2f); load average %s",
+			conns, rounds, slice, median(wn), median(wc), median(wr), wr, median(wcr), wcr, loadavg())
 	})
 
 	ten := batchBody(10)
 	var maxEvents float64
 	t.Run("batch_of_10_throughput", func(t *testing.T) {
-		var rates []float64
+		var rates, perCPU []float64
 		for range 3 {
-			r, f := closedLoop(collectorURL+PathTP2, ten, 32, phase)
+			r, f, rc := closedLoopCPU(collectorURL+PathTP2, ten, 32, phase)
 			if f > 0 {
 				t.Errorf("%d requests failed", f)
 			}
-			rates = append(rates, r*10)
+			rates, perCPU = append(rates, r*10), append(perCPU, rc*10)
 		}
 		maxEvents = median(rates)
-		t.Logf("Go raw client, 32 connections, %d-byte bodies: %.0f events/s accepted (median of %.0f); load average %s", len(ten), maxEvents, rates, loadavg())
-		if w := wrkRate(t, collectorURL+PathTP2, ten, 32, phase); w > 0 {
-			t.Logf("wrk, 32 connections: %.0f events/s accepted; load average %s", w*10, loadavg())
+		t.Logf("Go raw client, 32 connections, %d-byte bodies: %.0f events/s accepted (median of %.0f); %.0f events per CPU-second "+
+			"(generator included), i.e. %.0f events/s on 2 dedicated cores; load average %s",
+			len(ten), maxEvents, rates, median(perCPU), 2*median(perCPU), loadavg())
+		if w, wcpu := wrkRateCPU(t, collectorURL+PathTP2, ten, 32, phase); w > 0 {
+			t.Logf("wrk, 32 connections: %.0f events/s accepted; %.0f events per CPU-second (server + wrk); load average %s", w*10, wcpu*10, loadavg())
 		}
 	})
 
