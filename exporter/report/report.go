@@ -229,7 +229,7 @@ func CellText(c Cell) string {
 		if c.Discrepancy == 0 {
 			return "ok"
 		}
-		return "ok " + signed(c.Discrepancy)
+		return "ok, " + signed(c.Discrepancy)
 	case string(flow.Out):
 		return fmt.Sprintf("OUT %s (%.1f%%)", signed(c.Discrepancy), 100*c.Ratio)
 	case string(flow.Unknown):
@@ -240,9 +240,9 @@ func CellText(c Cell) string {
 
 func signed(v float64) string {
 	if v > 0 {
-		return "-" + Num(v) + " lost"
+		return Num(v) + " lost"
 	}
-	return "+" + Num(-v) + " extra"
+	return Num(-v) + " extra"
 }
 
 // WriteText writes the table for a terminal.
