@@ -305,7 +305,8 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 		}
 	}()
 	ev := &s.ev
-	ev[event.CollectorTstamp] = formatMillis(clampMillis(cp.Timestamp))
+	s.collectorMs = clampMillis(cp.Timestamp)
+	ev[event.CollectorTstamp] = formatMillis(s.collectorMs)
 	ev[event.EtlTstamp] = now.Format(event.TimestampLayout)
 	ev[event.VCollector] = cp.Collector
 	ev[event.VEtl] = e.vEtl
@@ -360,7 +361,7 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 	page := e.splitURL(s, ev[event.PageURL], "url", event.PageURLScheme)
 	refr := e.splitURL(s, ev[event.PageReferrer], "refr", event.RefrURLScheme)
 	e.enrichments(s, raw, page, refr)
-	ev[event.DerivedTstamp] = derivedTstamp(ev)
+	ev[event.DerivedTstamp] = s.derivedTstamp()
 
 	for i := range ev {
 		ev[i] = clean(ev[i])

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unsafe"
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
@@ -24,16 +25,22 @@ const (
 // decoding base64 for cx and ue_px. A base64 failure is a failure of the
 // event's input (enrichment_failures); what the JSON holds is checked by
 // validateSDJ (schema_violations).
-func (s *state) decodeSDJParam(field, v string) ([]byte, bool) {
+//
+// The JSON comes back twice without a copy: as bytes for the decoder and
+// as a string sharing them (the bytes are never modified afterwards).
+func (s *state) decodeSDJParam(field, v string) ([]byte, string, bool) {
 	if field == "cx" || field == "ue_px" {
 		b, err := tp.DecodeBase64(v)
 		if err != nil {
 			s.fail(field, v, "base64 (standard or URL-safe alphabet) of JSON: "+err.Error())
-			return nil, false
+			return nil, "", false
 		}
-		return b, true
+		if len(b) == 0 {
+			return b, "", true
+		}
+		return b, unsafe.String(&b[0], len(b)), true
 	}
-	return []byte(v), true
+	return unsafe.Slice(unsafe.StringData(v), len(v)), v, true
 }
 
 // selfDescribing splits a decoded value into its schema key and data, or
@@ -74,13 +81,13 @@ func isWrapper(k iglu.SchemaKey, name string) bool {
 // validateSDJ checks the contexts or unstruct_event parameter and, if it
 // is valid, stores its compacted JSON in the event.
 func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value string, unstruct bool) {
-	raw, ok := s.decodeSDJParam(field, value)
+	raw, text, ok := s.decodeSDJParam(field, value)
 	if !ok {
 		return
 	}
 	inst, err := jsondec.Decode(raw)
 	if err != nil {
-		v := string(raw)
+		v := text
 		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
 		return
 	}
@@ -136,7 +143,7 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 		}
 	}
 	// Keep the JSON as sent, minus insignificant whitespace: no re-marshalling.
-	text, err := compact(raw)
+	text, err = compact(raw, text)
 	if err != nil {
 		v := string(raw)
 		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
@@ -159,9 +166,9 @@ func (l lazyJSON) MarshalJSON() ([]byte, error) { return json.Marshal(l.v) }
 
 // compact returns JSON text without insignificant whitespace. Trackers
 // send JSON.stringify output, which has none: then raw is used as it is.
-func compact(raw []byte) (string, error) {
+func compact(raw []byte, text string) (string, error) {
 	if bytes.IndexAny(raw, " \t\r\n") < 0 {
-		return string(raw), nil
+		return text, nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))

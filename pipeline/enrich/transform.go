@@ -24,6 +24,8 @@ type state struct {
 	tnuid, nuid             string
 	ipParam                 string
 	haveEID                 bool
+	// Milliseconds of the timestamps derived_tstamp is computed from (0: absent).
+	collectorMs, createdMs, sentMs, trueMs int64
 }
 
 func (s *state) fail(field string, value string, expectation string) {
@@ -109,11 +111,11 @@ func (s *state) mapParams(params []tp.Param) {
 		case "ua":
 			s.str(event.Useragent, v)
 		case "dtm":
-			s.tstamp(event.DvceCreatedTstamp, p.Name, v)
+			s.createdMs = s.tstamp(event.DvceCreatedTstamp, p.Name, v)
 		case "stm":
-			s.tstamp(event.DvceSentTstamp, p.Name, v)
+			s.sentMs = s.tstamp(event.DvceSentTstamp, p.Name, v)
 		case "ttm":
-			s.tstamp(event.TrueTstamp, p.Name, v)
+			s.trueMs = s.tstamp(event.TrueTstamp, p.Name, v)
 		case "url":
 			s.str(event.PageURL, v)
 		case "page":
@@ -266,39 +268,31 @@ func (s *state) dims(w, h event.Field, name, v string) {
 // enriched timestamp format.
 const maxMillis = 253402300799999
 
-func (s *state) tstamp(f event.Field, name, v string) {
+// tstamp sets a timestamp field from epoch milliseconds and returns them
+// (0 if the value is not a timestamp).
+func (s *state) tstamp(f event.Field, name, v string) int64 {
 	ms, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || ms < 0 || ms > maxMillis {
 		s.fail(name, v, "milliseconds since the Unix epoch, up to year 9999")
-		return
+		return 0
 	}
 	s.ev[f] = formatMillis(ms)
+	return ms
 }
 
 func formatMillis(ms int64) string { return time.UnixMilli(ms).UTC().Format(event.TimestampLayout) }
 
-func parseTstamp(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(event.TimestampLayout, s)
-	return t, err == nil
-}
-
 // derivedTstamp is Snowplow's: the true timestamp if the tracker sent one;
 // else the collector time corrected for the device clock's skew (how long
 // the event waited on the device before being sent); else collector time.
-func derivedTstamp(ev *event.Event) string {
-	if ev[event.TrueTstamp] != "" {
-		return ev[event.TrueTstamp]
+func (s *state) derivedTstamp() string {
+	switch {
+	case s.trueMs > 0:
+		return s.ev[event.TrueTstamp]
+	case s.createdMs > 0 && s.sentMs > 0:
+		return formatMillis(clampMillis(s.collectorMs - (s.sentMs - s.createdMs)))
 	}
-	coll, ok1 := parseTstamp(ev[event.CollectorTstamp])
-	created, ok2 := parseTstamp(ev[event.DvceCreatedTstamp])
-	sent, ok3 := parseTstamp(ev[event.DvceSentTstamp])
-	if ok1 && ok2 && ok3 {
-		return coll.Add(-sent.Sub(created)).Format(event.TimestampLayout)
-	}
-	return ev[event.CollectorTstamp]
+	return s.ev[event.CollectorTstamp]
 }
 
 func isUUID(s string) bool {

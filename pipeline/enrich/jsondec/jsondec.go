@@ -114,7 +114,7 @@ func (d *decoder) object(depth int) (any, error) {
 		if d.data[d.i] != '"' {
 			return nil, d.err("invalid character looking for beginning of object key string")
 		}
-		k, err := d.str()
+		k, err := d.key()
 		if err != nil {
 			return nil, err
 		}
@@ -210,6 +210,40 @@ func (d *decoder) number() (any, error) {
 		}
 	}
 	return json.Number(d.data[start:d.i]), nil
+}
+
+// keys are object keys met again and again (the tracker protocol's
+// parameters, the self-describing envelope): returned without allocating.
+var keys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"schema", "data", "e", "p", "tv", "tna", "aid", "eid", "dtm", "stm", "ttm", "tz", "uid",
+		"duid", "nuid", "tnuid", "sid", "vid", "ip", "ua", "url", "page", "refr", "res", "vp", "ds", "cd", "cs", "lang",
+		"cookie", "fp", "co", "cx", "ue_pr", "ue_px", "se_ca", "se_ac", "se_la", "se_pr", "se_va", "tid", "f_pdf",
+		"f_fla", "f_java", "f_qt", "f_realp", "f_wma", "f_dir", "f_gears", "f_ag", "pp_mix", "pp_max", "pp_miy", "pp_may",
+		"id", "environment", "source", "plan", "extra", "user_id", "project_id", "namespace_id", "context_generated_at",
+		"realm", "instance_id", "host_name", "correlation_id", "targetUrl", "elementId", "elementClasses"} {
+		m[k] = k
+	}
+	return m
+}()
+
+// key decodes an object key, reusing the interned copy of common keys.
+func (d *decoder) key() (string, error) {
+	start := d.i + 1
+	for j := start; j < len(d.data); j++ {
+		c := d.data[j]
+		if c == '"' {
+			if k, ok := keys[string(d.data[start:j])]; ok { // no allocation: map lookup by []byte
+				d.i = j + 1
+				return k, nil
+			}
+			break
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
+	return d.str()
 }
 
 // str decodes a string starting at its opening quote.

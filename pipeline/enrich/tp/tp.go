@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
@@ -280,6 +281,32 @@ func unescape(s string) (string, error) {
 // standard-alphabet value put in a query string unencoded arrives with its
 // '+' decoded to a space; line breaks are ignored.
 func DecodeBase64(s string) ([]byte, error) {
+	// Common case: one alphabet, nothing to normalise — decode in place.
+	trimmed := strings.TrimRight(s, "=")
+	std, url, other := false, false, false
+	for i := 0; i < len(trimmed); i++ {
+		switch c := trimmed[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '+' || c == '/':
+			std = true
+		case c == '-' || c == '_':
+			url = true
+		default:
+			other = true
+		}
+	}
+	if !other && !(std && url) && len(s)-len(trimmed) <= 2 {
+		enc := base64.RawStdEncoding
+		if url {
+			enc = base64.RawURLEncoding
+		}
+		out := make([]byte, enc.DecodedLen(len(trimmed)))
+		n, err := enc.Decode(out, unsafe.Slice(unsafe.StringData(trimmed), len(trimmed)))
+		if err != nil {
+			return nil, err
+		}
+		return out[:n], nil
+	}
 	buf := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
