@@ -439,13 +439,16 @@ func TestKinesisSinkRidesOutAFailingStream(t *testing.T) {
 		}})
 	ctx := context.Background()
 	down.Store(true)
+	// One Put, so no scheduling stall can push part of it past UnhealthyAfter.
 	var accepted []string
+	var first []Record
 	for i := 0; i < 20; i++ {
 		d := fmt.Sprintf("during-%d", i)
-		if err := sink.Put(ctx, []Record{{Data: []byte(d)}}); err != nil {
-			t.Fatalf("Put %d before UnhealthyAfter: %v", i, err)
-		}
+		first = append(first, Record{Data: []byte(d)})
 		accepted = append(accepted, d)
+	}
+	if err := sink.Put(ctx, first); err != nil {
+		t.Fatalf("Put as the stream starts failing: %v", err)
 	}
 	waitFor(t, "Healthy to report the failure", func() bool { return sink.Healthy() != nil })
 	if err := sink.Healthy(); !strings.Contains(err.Error(), "injected") {
