@@ -498,6 +498,7 @@ func TestKinesisSinkCloseGivesUpNamingTheCount(t *testing.T) {
 	if err := sink.Put(context.Background(), []Record{{Data: []byte("a")}, {Data: []byte("b")}, {Data: []byte("c")}}); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the first failed write", func() bool { return sink.Healthy() != nil })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := sink.Close(ctx)
