@@ -17,6 +17,7 @@ import (
 
 	"github.com/plowline/plowline/alerts"
 	"github.com/plowline/plowline/exporter/config"
+	"github.com/plowline/plowline/metricname"
 )
 
 // DefaultName is the dashboard GitLab's on-call knows.
@@ -85,6 +86,28 @@ type TextProperties struct {
 // value, and rendering options.
 func metric(namespace, name, dimension, value, stat, label string) []any {
 	return []any{namespace, name, dimension, value, map[string]string{"stat": stat, "label": label}}
+}
+
+// emf is one line for a metric the pipeline's Lambdas publish as EMF:
+// namespace plowline, the Prometheus name, dimensions function plus the
+// given label pairs (CloudWatch identifies a metric by its full dimension
+// set, so these must be exactly the ones the Lambdas write).
+func emf(name, function, label string, pairs ...string) []any {
+	line := []any{metricname.Namespace, name, metricname.LabelFunction, function}
+	for _, p := range pairs {
+		line = append(line, p)
+	}
+	return append(line, map[string]string{"stat": "Sum", "label": label})
+}
+
+// functionFor picks the topology's function whose name contains role.
+func functionFor(t config.Topology, role string) (string, bool) {
+	for _, f := range t.Functions {
+		if strings.Contains(f, role) {
+			return f, true
+		}
+	}
+	return "", false
 }
 
 // Period is every metric widget's period: CloudWatch's basic monitoring
@@ -177,6 +200,28 @@ func BuildBody(t config.Topology, o alerts.Options) (Body, error) {
 		p.Annotations = &Annotations{Horizontal: []Horizontal{{
 			Label: "PlowlineFirehoseDeliveryStale", Value: alerts.FirehoseFreshnessMax.Seconds(), Color: "#d62728"}}}
 		l.add(12, 6, p, "metric")
+	}
+
+	// The pipeline's own counters, as its Lambdas publish them (EMF).
+	var flow, failed [][]any
+	if f, ok := functionFor(t, "collector"); ok {
+		flow = append(flow, emf(metricname.CollectorEvents.Name, f, "collector: acknowledged"))
+	}
+	if f, ok := functionFor(t, "enricher"); ok {
+		flow = append(flow, emf(metricname.EnricherEvents.Name, f, "enricher: good", metricname.LabelResult, "good"),
+			emf(metricname.EnricherEvents.Name, f, "enricher: bad", metricname.LabelResult, "bad"))
+	}
+	if f, ok := functionFor(t, "pseudonymi"); ok {
+		for _, d := range t.DeliveryStreams {
+			flow = append(flow, emf(metricname.PseudonymizerRecords.Name, f, "pseudonymized: "+d.Name, metricname.LabelStream, d.Name, metricname.LabelResult, "ok"))
+			failed = append(failed, emf(metricname.PseudonymizerRecords.Name, f, d.Name, metricname.LabelStream, d.Name, metricname.LabelResult, "processing_failed"))
+		}
+	}
+	if len(flow) > 0 {
+		l.add(12, 6, mp("Events through the pipeline (plowline EMF)", "Sum", flow), "metric")
+	}
+	if len(failed) > 0 {
+		l.add(12, 6, mp("Pseudonymizer processing failures (unpseudonymized records)", "Sum", failed), "metric")
 	}
 
 	if len(t.Functions) > 0 {

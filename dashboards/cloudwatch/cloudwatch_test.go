@@ -11,6 +11,7 @@ import (
 	"github.com/plowline/plowline/alerts"
 	"github.com/plowline/plowline/dashboards/cloudwatch/cwtest"
 	"github.com/plowline/plowline/exporter/config"
+	"github.com/plowline/plowline/metricname"
 )
 
 func testTopology() config.Topology {
@@ -46,6 +47,19 @@ func lines(t *testing.T, body []byte) (map[string][]string, []map[string]any) {
 		}
 		for _, m := range props["metrics"].([]any) {
 			l := m.([]any)
+			if l[0] == metricname.Namespace {
+				// EMF lines: namespace, name, then dimension pairs; the metric
+				// must be one plowline defines.
+				if !metricname.Known(l[1].(string)) {
+					t.Errorf("EMF metric %v is not defined in metricname", l[1])
+				}
+				var parts []string
+				for _, v := range l[:len(l)-1] {
+					parts = append(parts, v.(string))
+				}
+				out[props["title"].(string)] = append(out[props["title"].(string)], strings.Join(parts, "|"))
+				continue
+			}
 			if len(l) != 5 {
 				t.Fatalf("metric line %v: want namespace, name, dimension, value, options", l)
 			}
@@ -85,6 +99,16 @@ func TestBodyCoversTopology(t *testing.T) {
 			"AWS/Firehose|DeliveryToS3.DataFreshness|fh-bad|Maximum"},
 		"Lambda errors and throttles": {"AWS/Lambda|Errors|sp-collector|Sum", "AWS/Lambda|Errors|sp-enricher|Sum", "AWS/Lambda|Errors|sp-pseudonymizer|Sum"},
 		"Lambda duration (ms)":        {"AWS/Lambda|Duration|sp-enricher|p99", "AWS/Lambda|Duration|sp-pseudonymizer|Average"},
+		// EMF: exactly the dimension sets the Lambdas write (pipeline/lambda).
+		"Events through the pipeline (plowline EMF)": {
+			"plowline|plowline_collector_events_total|function|sp-collector",
+			"plowline|plowline_enricher_events_total|function|sp-enricher|result|good",
+			"plowline|plowline_enricher_events_total|function|sp-enricher|result|bad",
+			"plowline|plowline_pseudonymizer_records_total|function|sp-pseudonymizer|stream|fh-good|result|ok",
+		},
+		"Pseudonymizer processing failures (unpseudonymized records)": {
+			"plowline|plowline_pseudonymizer_records_total|function|sp-pseudonymizer|stream|fh-bad|result|processing_failed",
+		},
 	}
 	for title, ls := range want {
 		for _, l := range ls {

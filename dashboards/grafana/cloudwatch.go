@@ -10,6 +10,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
 	"github.com/plowline/plowline/alerts"
+	"github.com/plowline/plowline/exporter/config"
+	"github.com/plowline/plowline/metricname"
 )
 
 // RegionVar is the stage-detail dashboard's AWS region variable.
@@ -18,10 +20,17 @@ const RegionVar = "region"
 // cwq is one CloudWatch metric target.
 type cwq struct {
 	namespace, metric, dimension, value, stat, label string
+	// more are further dimension name/value pairs (EMF metrics carry
+	// function plus their labels).
+	more []string
 }
 
 func withCloudWatch(p *timeseries.PanelBuilder, qs ...cwq) *timeseries.PanelBuilder {
 	for i, q := range qs {
+		dims := cloudwatch.Dimensions{q.dimension: cloudwatch.StringOrArrayOfString{String: cog.ToPtr(q.value)}}
+		for j := 0; j+1 < len(q.more); j += 2 {
+			dims[q.more[j]] = cloudwatch.StringOrArrayOfString{String: cog.ToPtr(q.more[j+1])}
+		}
 		mq := cloudwatch.NewMetricsQueryBuilder().
 			QueryMode(cloudwatch.QueryModeMetrics).
 			MetricQueryType(cloudwatch.MetricQueryTypeSearch).
@@ -31,7 +40,7 @@ func withCloudWatch(p *timeseries.PanelBuilder, qs ...cwq) *timeseries.PanelBuil
 			Region("$" + RegionVar).
 			Namespace(q.namespace).
 			MetricName(q.metric).
-			Dimensions(cloudwatch.Dimensions{q.dimension: cloudwatch.StringOrArrayOfString{String: cog.ToPtr(q.value)}}).
+			Dimensions(dims).
 			MatchExact(true).
 			Statistic(q.stat).
 			Period("auto").
@@ -53,7 +62,7 @@ func perResource(names []string, namespace, metric, dimension, stat, suffix stri
 		if suffix != "" {
 			label += " " + suffix
 		}
-		out = append(out, cwq{namespace, metric, dimension, n, stat, label})
+		out = append(out, cwq{namespace: namespace, metric: metric, dimension: dimension, value: n, stat: stat, label: label})
 	}
 	return out
 }
@@ -88,8 +97,8 @@ func stages(o Options) *dashboard.DashboardBuilder {
 		var flows []cwq
 		for _, lb := range t.LoadBalancers {
 			ns, metric := loadBalancerMetric(lb)
-			flows = append(flows, cwq{ns, metric, "LoadBalancer", lb, "Sum", lb + " new flows"},
-				cwq{ns, "ProcessedBytes", "LoadBalancer", lb, "Sum", lb + " bytes"})
+			flows = append(flows, cwq{namespace: ns, metric: metric, dimension: "LoadBalancer", value: lb, stat: "Sum", label: lb + " new flows"},
+				cwq{namespace: ns, metric: "ProcessedBytes", dimension: "LoadBalancer", value: lb, stat: "Sum", label: lb + " bytes"})
 		}
 		d = d.WithRow(row("Load balancer")).
 			WithPanel(withCloudWatch(cwPanel("New flows and processed bytes", "NewFlowCount (NLB) or NewConnectionCount (ALB), and ProcessedBytes, per load balancer.", "short", 24, 8), flows...))
@@ -109,8 +118,8 @@ func stages(o Options) *dashboard.DashboardBuilder {
 	var firehoseIO []cwq
 	for _, n := range deliveries {
 		firehoseIO = append(firehoseIO,
-			cwq{"AWS/Firehose", "IncomingRecords", "DeliveryStreamName", n, "Sum", n + " incoming"},
-			cwq{"AWS/Firehose", "DeliveryToS3.Records", "DeliveryStreamName", n, "Sum", n + " delivered to S3"})
+			cwq{namespace: "AWS/Firehose", metric: "IncomingRecords", dimension: "DeliveryStreamName", value: n, stat: "Sum", label: n + " incoming"},
+			cwq{namespace: "AWS/Firehose", metric: "DeliveryToS3.Records", dimension: "DeliveryStreamName", value: n, stat: "Sum", label: n + " delivered to S3"})
 	}
 	d = d.WithRow(row("Firehose and the pseudonymizer")).
 		WithPanel(withCloudWatch(cwPanel("Incoming vs delivered to S3", "IncomingRecords and DeliveryToS3.Records per delivery stream; delivered should track incoming.", "short", 8, 8).
@@ -122,6 +131,34 @@ func stages(o Options) *dashboard.DashboardBuilder {
 			Links(links(runbookLink(o, "PlowlinePseudonymizerFailingRecords"))),
 			append(perResource(deliveries, "AWS/Firehose", "ExecuteProcessing.Success", "DeliveryStreamName", "Average", "processing"),
 				perResource(deliveries, "AWS/Firehose", "DeliveryToS3.Success", "DeliveryStreamName", "Average", "delivery")...)...))
+
+	// The pipeline's own counters, as its Lambdas publish them (EMF:
+	// namespace plowline, Prometheus names, dimensions function + labels).
+	emf := func(m metricname.Info, fn, label string, more ...string) cwq {
+		return cwq{namespace: metricname.Namespace, metric: m.Name, dimension: metricname.LabelFunction, value: fn, stat: "Sum", label: label, more: more}
+	}
+	var flow, failed []cwq
+	if f, ok := functionFor(t, "collector"); ok {
+		flow = append(flow, emf(metricname.CollectorEvents, f, "collector: acknowledged"))
+	}
+	if f, ok := functionFor(t, "enricher"); ok {
+		flow = append(flow, emf(metricname.EnricherEvents, f, "enricher: good", metricname.LabelResult, "good"),
+			emf(metricname.EnricherEvents, f, "enricher: bad", metricname.LabelResult, "bad"))
+	}
+	if f, ok := functionFor(t, "pseudonymi"); ok {
+		for _, n := range deliveries {
+			flow = append(flow, emf(metricname.PseudonymizerRecords, f, "pseudonymized: "+n, metricname.LabelStream, n, metricname.LabelResult, "ok"))
+			failed = append(failed, emf(metricname.PseudonymizerRecords, f, n, metricname.LabelStream, n, metricname.LabelResult, "processing_failed"))
+		}
+	}
+	if len(flow) > 0 {
+		d = d.WithRow(row("Pipeline counters (plowline EMF)")).
+			WithPanel(withCloudWatch(cwPanel("Events through the pipeline", "What the collector acknowledged, the enricher wrote as good and bad, and the pseudonymizer transformed, per period (Sum).", "short", 12, 8), flow...))
+		if len(failed) > 0 {
+			d = d.WithPanel(withCloudWatch(cwPanel("Pseudonymizer processing failures", "Records written untransformed to the processing-failed prefix: personal data not pseudonymized.", "short", 12, 8).
+				Links(links(runbookLink(o, "PlowlinePseudonymizerFailingRecords"))), failed...))
+		}
+	}
 
 	d = d.WithRow(row("Lambda functions")).
 		WithPanel(withCloudWatch(cwPanel("Invocations", "Invocations per function (Sum).", "short", 6, 8),
@@ -135,4 +172,14 @@ func stages(o Options) *dashboard.DashboardBuilder {
 			append(perResource(t.Functions, "AWS/Lambda", "Duration", "FunctionName", "p99", "p99"),
 				perResource(t.Functions, "AWS/Lambda", "Duration", "FunctionName", "Average", "avg")...)...))
 	return d.Tooltip(dashboard.DashboardCursorSyncCrosshair).Timezone(common.TimeZoneUtc)
+}
+
+// functionFor picks the topology's function whose name contains role.
+func functionFor(t config.Topology, role string) (string, bool) {
+	for _, f := range t.Functions {
+		if strings.Contains(f, role) {
+			return f, true
+		}
+	}
+	return "", false
 }

@@ -184,10 +184,20 @@ func TestCommittedDashboardsInvariants(t *testing.T) {
 					if tg.cw.Namespace == "" || tg.cw.MetricName == nil || *tg.cw.MetricName == "" || tg.cw.Statistic == nil {
 						t.Errorf("%s: CloudWatch target %s incomplete", where, tg.refID)
 					}
+					if tg.cw.Namespace == metricname.Namespace && !metricname.Known(*tg.cw.MetricName) {
+						t.Errorf("%s: EMF metric %s is not defined in metricname", where, *tg.cw.MetricName)
+					}
 					if tg.cw.Dimensions != nil {
 						for dim, v := range *tg.cw.Dimensions {
-							if v.String == nil || !resources[*v.String] {
-								t.Errorf("%s: CloudWatch dimension %s=%v is not a topology resource", where, dim, v.String)
+							switch {
+							case v.String == nil:
+								t.Errorf("%s: CloudWatch dimension %s has no value", where, dim)
+							case dim == metricname.LabelResult:
+								if !map[string]bool{"good": true, "bad": true, "ok": true, "processing_failed": true}[*v.String] {
+									t.Errorf("%s: result=%s is no result the pipeline writes", where, *v.String)
+								}
+							case !resources[*v.String]:
+								t.Errorf("%s: CloudWatch dimension %s=%s is not a topology resource", where, dim, *v.String)
 							}
 						}
 					}
