@@ -20,9 +20,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -519,24 +520,36 @@ func derivedContexts(items ...[]byte) string {
 // parameters sorted by name, each as name followed by value, leaving out
 // the excluded ones (which differ between retries of one event).
 func fingerprint(params []tp.Param, exclude map[string]bool) string {
-	ps := make([]tp.Param, 0, len(params))
+	fp := fpPool.Get().(*fpScratch)
+	defer fpPool.Put(fp)
+	ps := fp.params[:0]
 	for _, p := range params {
 		if !exclude[p.Name] {
 			ps = append(ps, p)
 		}
 	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
-	h := md5.New()
+	slices.SortStableFunc(ps, func(a, b tp.Param) int { return strings.Compare(a.Name, b.Name) })
+	buf := fp.buf[:0]
 	for i, p := range ps {
 		if i+1 < len(ps) && ps[i+1].Name == p.Name {
 			continue // a repeated name counts once, with its last value
 		}
-		h.Write([]byte(p.Name))
-		h.Write([]byte(p.Value))
+		buf = append(buf, p.Name...)
+		buf = append(buf, p.Value...)
 	}
-	var sum [md5.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	sum := md5.Sum(buf)
+	fp.params, fp.buf = ps[:0], buf[:0]
+	return hex.EncodeToString(sum[:])
 }
+
+// fpScratch is reused between events: fingerprinting needs a sorted copy
+// of the parameters and their concatenation, both garbage right after.
+type fpScratch struct {
+	params []tp.Param
+	buf    []byte
+}
+
+var fpPool = sync.Pool{New: func() any { return &fpScratch{} }}
 
 func newUUID() string {
 	var b [16]byte

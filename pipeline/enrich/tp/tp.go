@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -220,7 +220,7 @@ func merge(qs []Param, m map[string]any) []Param {
 		params = append(params, Param{Name: k, Value: stringify(val)})
 	}
 	own := params[start:]
-	sort.Slice(own, func(i, j int) bool { return own[i].Name < own[j].Name })
+	slices.SortFunc(own, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
 	return params
 }
 
