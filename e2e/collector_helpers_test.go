@@ -27,7 +27,7 @@ type collectorProc struct {
 
 // startCollector runs `plowline collector` with args (sink flags etc.) on
 // free loopback ports and waits until it serves /health.
-func startCollector(t *testing.T, env []string, args ...string) *collectorProc {
+func startCollector(t testing.TB, env []string, args ...string) *collectorProc {
 	t.Helper()
 	bin := testkit.Binary(t)
 	port, mport := testkit.FreePort(t), testkit.FreePort(t)
@@ -59,7 +59,7 @@ func startCollector(t *testing.T, env []string, args ...string) *collectorProc {
 }
 
 // stop sends SIGTERM and waits for the process to exit (it drains its sinks).
-func (c *collectorProc) stop(t *testing.T, timeout time.Duration) {
+func (c *collectorProc) stop(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	if err := c.Proc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM to the collector: %v", err)
@@ -79,7 +79,7 @@ func (c *collectorProc) stop(t *testing.T, timeout time.Duration) {
 
 // metric returns the value of an unlabelled sample (or the sum over all
 // label sets of a metric) from the collector's /metrics.
-func (c *collectorProc) metric(t *testing.T, name string) float64 {
+func (c *collectorProc) metric(t testing.TB, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(c.MetricsURL)
 	if err != nil {
@@ -189,7 +189,7 @@ func header(p *payload.CollectorPayload, name string) (string, bool) {
 	return "", false
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)

@@ -302,3 +302,60 @@ func TestCollectorKinesisWithRealTrackers(t *testing.T) {
 		t.Errorf("%d records all under partition key %q: not spread over shards", len(recs), recs[0].PartitionKey)
 	}
 }
+
+// BenchmarkCollectorToKinesalite measures the real binary writing to
+// kinesalite: tp2 POSTs of 10 events from 8 concurrent clients, until every
+// acknowledged payload is written (the buffer is empty). Reports events/s;
+// kinesalite (one node process) is usually the bottleneck, so this bounds
+// the pipeline's local Kinesis path, not the collector.
+func BenchmarkCollectorToKinesalite(b *testing.B) {
+	kURL := testkit.Kinesalite(b)
+	kc := testkit.KinesisClient(kURL)
+	testkit.CreateStream(b, kc, "raw-good", 4)
+	testkit.CreateStream(b, kc, "raw-bad", 1)
+	cfg := filepath.Join(b.TempDir(), "collector.yaml")
+	writeFile(b, cfg, "sink:\n  kinesis:\n    flush_interval: 50ms\n")
+	col := startCollector(b, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"},
+		"--config", cfg, "--sink", "kinesis", "--good", "raw-good", "--bad", "raw-bad", "--kinesis.endpoint", kURL)
+	var evs []map[string]string
+	for j := 0; j < 10; j++ {
+		evs = append(evs, map[string]string{"e": "pv", "eid": fmt.Sprintf("bench-%d", j), "tv": "bench", "p": "web", "aid": "bench",
+			"url": "https://gitlab.example/group/project/-/issues/1", "page": "Issue 1"})
+	}
+	body, _ := json.Marshal(map[string]any{"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": evs})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	var next atomic.Int64
+	var refused atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				for {
+					resp, err := client.Post(col.URL+"/com.snowplowanalytics.snowplow/tp2", "application/json", bytes.NewReader(body))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						break
+					}
+					refused.Add(1)
+					time.Sleep(10 * time.Millisecond) // a tracker backs off and retries
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for col.metric(b, metricname.CollectorBufferBytes.Name) > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N*10)/el.Seconds(), "events/s")
+	b.ReportMetric(float64(refused.Load()), "503s")
+}
