@@ -107,12 +107,16 @@ Flags:
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	goodSink, badSink, err := collectorSinks(ctx, cfg, stdout, stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	flushes, err := collector.NewFlushMetrics(reg)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	goodSink, badSink, err := collectorSinks(ctx, cfg, flushes, stdout, stderr)
+	if err != nil {
+		return err
+	}
 	c, err := collector.New(cfg, goodSink, badSink, reg, log)
 	if err != nil {
 		closeCollectorSinks(goodSink, badSink)
@@ -166,7 +170,7 @@ Flags:
 }
 
 // collectorSinks builds the good and bad sinks the configuration names.
-func collectorSinks(ctx context.Context, cfg collector.Config, stdout, stderr io.Writer) (good, bad stream.Sink, err error) {
+func collectorSinks(ctx context.Context, cfg collector.Config, flushes *collector.FlushMetrics, stdout, stderr io.Writer) (good, bad stream.Sink, err error) {
 	switch cfg.Sink.Type {
 	case "stdout":
 		// As Snowplow's stdout sink: good records on stdout, bad rows on stderr.
@@ -208,7 +212,9 @@ func collectorSinks(ctx context.Context, cfg collector.Config, stdout, stderr io
 			Linger:           k.FlushInterval,
 			BufferLimitBytes: k.BufferBytes,
 		}
-		return stream.NewKinesisSink(client, cfg.Sink.Good, opts), stream.NewKinesisSink(client, cfg.Sink.Bad, opts), nil
+		goodOpts, badOpts := opts, opts
+		goodOpts.OnFlush, badOpts.OnFlush = flushes.Observer("good"), flushes.Observer("bad")
+		return stream.NewKinesisSink(client, cfg.Sink.Good, goodOpts), stream.NewKinesisSink(client, cfg.Sink.Bad, badOpts), nil
 	}
 	return nil, nil, fmt.Errorf("sink.type %q: want kinesis, file or stdout", cfg.Sink.Type)
 }
