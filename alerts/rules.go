@@ -102,6 +102,10 @@ const (
 	// of every edge that reads the source is on hold meanwhile.
 	SourceDownFor = 15 * time.Minute
 
+	// ExporterAbsentFor: a restart or a failed scrape or two is not an
+	// outage; ten minutes without the exporter is.
+	ExporterAbsentFor = 10 * time.Minute
+
 	// WarehouseLoadLagMax: Snowpipe loads within minutes of Firehose
 	// delivering (itself within 15 minutes); three hours without a new row
 	// in the good-events table is two missed hourly windows plus margin.
@@ -848,6 +852,34 @@ func exporterRules(o Options) []Rule {
 	errQ := "sum(increase(" + mn.SourceErrors.Name + "{source=%q}[1h]))"
 	src := `{source="cloudwatch",kind="cloudwatch"}`
 	return []Rule{{
+		Alert:    "PlowlineExporterAbsent",
+		Expr:     fmt.Sprintf("absent(%s)", mn.ExporterBuildInfo.Name),
+		For:      ExporterAbsentFor,
+		Severity: SeverityCritical,
+		Summary:  "The plowline exporter is not being scraped",
+		Description: "Prometheus has had no " + mn.ExporterBuildInfo.Name + " series for " + promDuration(ExporterAbsentFor) +
+			": the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
+		Dashboard: DashboardExporter,
+		Cases: []Case{
+			{
+				Name:     "no exporter series for 20 minutes fires",
+				Interval: time.Minute,
+				Series:   []Series{{mn.ExporterBuildInfo.Name + `{version="v1"}`, "1x5 _x30"}},
+				EvalTime: 30 * time.Minute,
+				Fires: []Expected{{
+					Summary:     "The plowline exporter is not being scraped",
+					Description: "Prometheus has had no plowline_exporter_build_info series for 10m: the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
+				}},
+			},
+			{
+				Name:     "a scraped exporter, and a five-minute gap, stay quiet",
+				Interval: time.Minute,
+				Series:   []Series{{mn.ExporterBuildInfo.Name + `{version="v1"}`, "1x10 _x5 1x20"}},
+				EvalTime: 30 * time.Minute,
+			},
+		},
+		Runbook: runbookExporterAbsent,
+	}, {
 		Alert:    "PlowlineSourceDown",
 		Expr:     up + " == 0",
 		For:      SourceDownFor,

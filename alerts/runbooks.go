@@ -338,3 +338,25 @@ var runbookSourceDown = Runbook{
 		"Otherwise: " + escalateOwners + " in working hours.",
 	},
 }
+
+var runbookExporterAbsent = Runbook{
+	Meaning: "Prometheus has no series from the plowline exporter: it is not running, crashing at start (a configuration " +
+		"error exits with status 2 and names the key), or Prometheus cannot reach it (target down, network policy, TLS or basic-auth change).",
+	Impact: "Every plowline alert that reads the exporter — events lost, volume drop, stream backing up, Firehose, canary, warehouse lag — " +
+		"is blind. The pipeline itself is unaffected, but loss would go unnoticed until someone looks.",
+	FirstSteps: []string{
+		"Open Prometheus's *Targets* page: is the plowline job down (and with which error), or missing altogether (scrape configuration changed)?",
+		"Check the exporter's process or pod: restarting in a loop? Its last log lines name the reason (a configuration key and value, a port in use, a missing key file).",
+		"`curl -s http://<exporter host>:9807/metrics | head` from the Prometheus host (9807 is the default `--web.listen-address`): reachable, and serving?",
+		"Run the reconcile command below by hand meanwhile: it reads the same sources without the exporter and tells you whether events are being lost right now.",
+	},
+	StartAt: []string{StageExporter},
+	Mitigation: []string{
+		"Configuration error: fix the key the exporter names and restart; `plowline exporter --config <file> --print-config` validates the file and prints the effective configuration without serving.",
+		"Crash loop after an upgrade: roll back to the previous version.",
+		"Scrape problem: restore the scrape configuration, credentials or network path.",
+	},
+	Escalation: []string{
+		"Not back within an hour: " + escalateOwners + " — and run reconcile every hour until it is.",
+	},
+}
