@@ -37,8 +37,9 @@ func TestCollectorKinesisSurvivesKinesaliteKill(t *testing.T) {
 	testkit.CreateStream(t, kc, "raw-bad", 1)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "collector.yaml")
-	// A small buffer so the outage fills it within the test: then 503s.
-	writeFile(t, cfg, "sink:\n  kinesis:\n    buffer_bytes: 400000\n    flush_interval: 20ms\n")
+	// A buffer small enough for the outage to fill it within the test (then
+	// 503s), big enough to carry the collector through the first moments.
+	writeFile(t, cfg, "sink:\n  kinesis:\n    buffer_bytes: 1500000\n    flush_interval: 20ms\n")
 	col := startCollector(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1"},
 		"--config", cfg, "--sink", "kinesis", "--good", "raw-good", "--bad", "raw-bad", "--kinesis.endpoint", k.URL)
 
@@ -81,6 +82,9 @@ func TestCollectorKinesisSurvivesKinesaliteKill(t *testing.T) {
 				if req.status == http.StatusServiceUnavailable {
 					time.Sleep(5 * time.Millisecond) // as a tracker backs off
 				}
+				// A steady load kinesalite keeps up with on a busy machine,
+				// so the buffer is near empty when it is killed.
+				time.Sleep(2 * time.Millisecond)
 			}
 		}()
 	}
@@ -103,7 +107,7 @@ func TestCollectorKinesisSurvivesKinesaliteKill(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no 503s 30s into a Kinesis outage with a 400 kB buffer")
+			t.Fatalf("no 503s 30s into a Kinesis outage with a 1.5 MB buffer")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
