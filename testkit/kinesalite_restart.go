@@ -79,8 +79,9 @@ func (k *KinesaliteServer) Start() {
 			k.cmd, k.done = cmd, done
 			return
 		}
+		killGroup(cmd) // it exited, or hangs without listening
+		<-done
 		if time.Now().After(deadline) {
-			killGroup(cmd)
 			k.t.Fatalf("kinesalite did not come up on port %d:\n%s", k.port, tail(k.out.String(), 4000))
 		}
 		time.Sleep(100 * time.Millisecond)
