@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxDepth matches encoding/json's nesting limit.
@@ -41,8 +42,9 @@ func Decode(data []byte) (any, error) {
 }
 
 type decoder struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	alias bool // see ReadString
 }
 
 func (d *decoder) err(msg string) error { return &SyntaxError{Offset: d.i, msg: msg} }
@@ -246,6 +248,26 @@ func (d *decoder) key() (string, error) {
 	return d.str()
 }
 
+// ReadString decodes the JSON string whose opening quote is at data[i],
+// returning it and the index after its closing quote. If alias is true, a
+// string of plain ASCII without escapes shares data's memory instead of
+// being copied: only for callers that never modify data afterwards.
+func ReadString(data []byte, i int, alias bool) (string, int, error) {
+	if i >= len(data) || data[i] != '"' {
+		return "", i, &SyntaxError{Offset: i, msg: "expected a string"}
+	}
+	d := decoder{data: data, i: i, alias: alias}
+	s, err := d.str()
+	return s, d.i, err
+}
+
+// SkipSpace returns the index of the first non-whitespace byte at or after i.
+func SkipSpace(data []byte, i int) int {
+	d := decoder{data: data, i: i}
+	d.ws()
+	return d.i
+}
+
 // str decodes a string starting at its opening quote.
 func (d *decoder) str() (string, error) {
 	d.i++ // "
@@ -254,7 +276,12 @@ func (d *decoder) str() (string, error) {
 	for d.i < len(d.data) {
 		c := d.data[d.i]
 		if c == '"' {
-			s := string(d.data[start:d.i])
+			var s string
+			if d.alias && d.i > start {
+				s = unsafe.String(&d.data[start], d.i-start)
+			} else {
+				s = string(d.data[start:d.i])
+			}
 			d.i++
 			return s, nil
 		}

@@ -3,6 +3,8 @@ package tp
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
@@ -24,6 +26,24 @@ func (s *shape) accepts(m map[string]any) bool {
 	for _, r := range s.required {
 		if _, ok := m[r]; !ok {
 			return false
+		}
+	}
+	return true
+}
+
+// acceptsParams reports whether every event (parameters sorted by name,
+// no repeats) has the shape.
+func (s *shape) acceptsParams(events [][]Param) bool {
+	for _, ps := range events {
+		for _, p := range ps {
+			if !s.props[p.Name] {
+				return false
+			}
+		}
+		for _, r := range s.required {
+			if _, found := slices.BinarySearchFunc(ps, r, func(p Param, name string) int { return strings.Compare(p.Name, name) }); !found {
+				return false
+			}
 		}
 	}
 	return true

@@ -139,6 +139,30 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 		val := cp.ContentType
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.InputData("contentType", &val, "application/json (optionally with a charset)"))
 	}
+	// Fast path: the usual body, each event of the embedded payload_data's
+	// shape (objects of known string properties, required ones present —
+	// exactly what validating it checks): no generic tree, no validator.
+	if schema, evs, ok := fastBody(cp.Body); ok {
+		if key, err := iglu.ParseURI(schema); err == nil && key.Vendor == Vendor && key.Name == "payload_data" && key.Format == "jsonschema" {
+			if shape, ok := payloadDataShape(key); ok && shape.acceptsParams(evs) {
+				events := make([]Event, len(evs))
+				for i, ps := range evs {
+					if len(qs) > 0 {
+						ps = append(append(make([]Param, 0, len(qs)+len(ps)), qs...), ps...)
+					}
+					events[i] = Event{Version: TP2, Params: ps}
+				}
+				return events, nil
+			}
+		}
+	}
+	return parseBodyGeneric(ctx, v, cp, qs, whole)
+}
+
+// parseBodyGeneric decodes any body into a JSON tree and validates it, so
+// whatever is wrong is found and reported precisely.
+func parseBodyGeneric(ctx context.Context, v Validator, cp *payload.CollectorPayload, qs []Param,
+	whole func(Kind, string, ...badrow.Message) []Failure) ([]Event, []Failure) {
 	body := []byte(cp.Body)
 	doc, err := jsondec.Decode(body)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
 	"github.com/plowline/plowline/pipeline/payload"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -190,6 +191,31 @@ func FuzzParse(f *testing.F) {
 			}
 			if _, err := json.Marshal(fl.Messages); err != nil {
 				t.Fatalf("failure messages do not marshal: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzFastBodyMatchesGeneric checks the fast tp2 reader against the
+// generic decoder and validator: same events, same parameters.
+func FuzzFastBodyMatchesGeneric(f *testing.F) {
+	f.Add(`{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t","url":"http:\/\/a\u00e9"},{"tv":"x","e":"se","p":"srv"}]}`)
+	f.Add(` { "data" : [ {"e":"pv","p":"web","tv":"t"} ] , "schema" : "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-0" } `)
+	f.Add(`{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t","e":"se"}]}`)
+	f.Add(`{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t","zz":"1"}]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		cp := tp2(body)
+		whole := func(k Kind, version string, msgs ...badrow.Message) []Failure {
+			return []Failure{{Kind: k, Version: version, Messages: msgs}}
+		}
+		fastEvs, fastFails := Parse(context.Background(), resolver, cp)
+		genEvs, genFails := parseBodyGeneric(context.Background(), resolver, cp, nil, whole)
+		if len(fastFails) != len(genFails) || len(fastEvs) != len(genEvs) {
+			t.Fatalf("%q: fast %d events %d failures, generic %d events %d failures", body, len(fastEvs), len(fastFails), len(genEvs), len(genFails))
+		}
+		for i := range fastEvs {
+			if !reflect.DeepEqual(fastEvs[i].Params, genEvs[i].Params) {
+				t.Fatalf("%q: event %d: fast %v generic %v", body, i, fastEvs[i].Params, genEvs[i].Params)
 			}
 		}
 	})
