@@ -59,7 +59,7 @@ func startPseudonymizeLambda(ctx context.Context) error {
 	if err := h.Init(ctx); err != nil {
 		logger.Error("pseudonymizer not ready; invocations will fail", "reason", err.Error())
 	}
-	awslambda.StartWithOptions(h.Handle, awslambda.WithContext(ctx))
+	awslambda.StartWithOptions(h, awslambda.WithContext(ctx))
 	return nil
 }
 
@@ -73,5 +73,5 @@ func setLambdaMemoryLimit() {
 	if err != nil || mb <= 0 {
 		return
 	}
-	debug.SetMemoryLimit(int64(mb) << 20 * 7 / 10)
+	debug.SetMemoryLimit(int64(mb) << 20 / 2)
 }

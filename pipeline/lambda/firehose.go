@@ -3,6 +3,7 @@ package lambda
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,12 @@ const (
 	ResultOk               = "ok"
 	ResultProcessingFailed = "processing_failed"
 )
+
+// MaxResponseBytes is the Lambda limit on a synchronous response (6 MB).
+// Pseudonyms are 64 hex characters, so a response is larger than its
+// request; Firehose's processor buffer (BufferSizeInMBs, at most 3) must
+// leave room for that.
+const MaxResponseBytes = 6 << 20
 
 // FirehoseResponse is the transformation response. It mirrors
 // events.KinesisFirehoseResponse but leaves metadata out of records that have
@@ -117,8 +124,117 @@ func StreamName(arn string) string {
 	return arn
 }
 
-// Handle transforms one Firehose batch.
+// Handle transforms one Firehose batch and returns the response as values
+// (for in-process callers and tests).
 func (h *Pseudonymize) Handle(ctx context.Context, ev events.KinesisFirehoseEvent) (*FirehoseResponse, error) {
+	resp := &FirehoseResponse{Records: make([]FirehoseRecord, 0, len(ev.Records))}
+	err := h.transform(ctx, &ev, func(id, result string, data []byte, keys map[string]string) {
+		r := FirehoseRecord{RecordID: id, Result: result, Data: bytes.Clone(data)}
+		if keys != nil {
+			r.Metadata = &FirehoseMetadata{PartitionKeys: keys}
+		}
+		resp.Records = append(resp.Records, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// HandleJSON transforms one Firehose batch and returns the response already
+// encoded as JSON: each record is base64-encoded straight into one buffer as
+// it is pseudonymized, so a 6 MB batch never holds its pseudonymized records
+// twice (as values and again as JSON). The Lambda runtime streams an
+// io.Reader response as is.
+func (h *Pseudonymize) HandleJSON(ctx context.Context, ev events.KinesisFirehoseEvent) (io.Reader, error) {
+	b, err := h.encode(ctx, &ev)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonResponse{bytes.NewReader(b)}, nil
+}
+
+// Invoke implements aws-lambda-go's lambda.Handler: the raw request in, the
+// raw response out. Decoding the request with json.Unmarshal rather than
+// the runtime's json.Decoder spares a second copy of a 6 MB request.
+func (h *Pseudonymize) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev events.KinesisFirehoseEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("decoding the Firehose transformation event: %s", jsonReason(err))
+	}
+	return h.encode(ctx, &ev)
+}
+
+// jsonReason describes a JSON decoding error without quoting input.
+func jsonReason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s where %s expected at %s", te.Value, te.Type, te.Field)
+	}
+	return "invalid JSON"
+}
+
+func (h *Pseudonymize) encode(ctx context.Context, ev *events.KinesisFirehoseEvent) ([]byte, error) {
+	// Pseudonymized records are larger than the originals; start near the
+	// expected size (untouched capacity costs no resident memory).
+	var in int
+	for i := range ev.Records {
+		in += len(ev.Records[i].Data)
+	}
+	buf := make([]byte, 0, 64+in*5/2+len(ev.Records)*160)
+	buf = append(buf, `{"records":[`...)
+	first := true
+	err := h.transform(ctx, ev, func(id, result string, data []byte, keys map[string]string) {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, `{"recordId":`...)
+		buf = appendJSONString(buf, id)
+		buf = append(buf, `,"result":"`...)
+		buf = append(buf, result...)
+		buf = append(buf, `","data":"`...)
+		buf = base64.StdEncoding.AppendEncode(buf, data)
+		buf = append(buf, '"')
+		if keys != nil {
+			buf = append(buf, `,"metadata":{"partitionKeys":{`...)
+			for i, k := range []string{pseudonymize.KeyCollectorDate, pseudonymize.KeyCollectorHour} {
+				if i > 0 {
+					buf = append(buf, ',')
+				}
+				buf = appendJSONString(buf, k)
+				buf = append(buf, ':')
+				buf = appendJSONString(buf, keys[k])
+			}
+			buf = append(buf, `}}`...)
+		}
+		buf = append(buf, '}')
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, `]}`...), nil
+}
+
+// jsonResponse is an already-encoded response. It has no exported fields,
+// so aws-lambda-go's encoder renders it as {} and then sends the reader's
+// bytes instead.
+type jsonResponse struct{ r *bytes.Reader }
+
+func (j *jsonResponse) Read(p []byte) (int, error) { return j.r.Read(p) }
+
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}
+
+// transform pseudonymizes every record of ev and hands each result to emit
+// in order; data passed to emit is valid only during the call.
+func (h *Pseudonymize) transform(ctx context.Context, ev *events.KinesisFirehoseEvent, emit func(id, result string, data []byte, keys map[string]string)) error {
 	log := h.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -129,23 +245,34 @@ func (h *Pseudonymize) Handle(ctx context.Context, ev events.KinesisFirehoseEven
 		// Never pass data through: fail the whole invocation; Firehose
 		// retries it and then sends the records to its error prefix.
 		log.Error("pseudonymizer unavailable; failing the invocation", "stream", stream, "records", len(ev.Records), "reason", err.Error())
-		return nil, fmt.Errorf("pseudonymizer unavailable: %w", err)
+		return fmt.Errorf("pseudonymizer unavailable: %w", err)
 	}
-	resp := &FirehoseResponse{Records: make([]FirehoseRecord, len(ev.Records))}
 	var ok, failed int
+	size := 16 // {"records":[]}
+	var scratch []byte
 	for i := range ev.Records {
 		rec := &ev.Records[i]
-		out, keys, err := transformRecord(p, rec)
+		var keys map[string]string
+		scratch, keys, err = transformRecord(p, scratch[:0], rec)
 		if err != nil {
 			failed++
 			log.Warn("record processing failed", "record_id", rec.RecordID, "stream", stream, "reason", err.Error())
-			resp.Records[i] = FirehoseRecord{RecordID: rec.RecordID, Result: FirehoseProcessingFailed, Data: rec.Data}
+			emit(rec.RecordID, FirehoseProcessingFailed, rec.Data, nil)
+			size += base64.StdEncoding.EncodedLen(len(rec.Data)) + len(rec.RecordID) + 64
 			continue
 		}
 		ok++
-		resp.Records[i] = FirehoseRecord{RecordID: rec.RecordID, Result: FirehoseOk, Data: out, Metadata: &FirehoseMetadata{PartitionKeys: keys}}
+		emit(rec.RecordID, FirehoseOk, scratch, keys)
+		size += base64.StdEncoding.EncodedLen(len(scratch)) + len(rec.RecordID) + 128
 		// The input is no longer needed; let a large batch's memory go.
 		rec.Data = nil
+	}
+	if size > MaxResponseBytes {
+		// Lambda would refuse the response anyway (Function.ResponseSizeTooLarge);
+		// say why and what to change.
+		log.Error("response over the Lambda limit; lower the Firehose processor buffer size (BufferSizeInMBs)",
+			"stream", stream, "records", len(ev.Records), "response_bytes", size, "limit_bytes", MaxResponseBytes)
+		return fmt.Errorf("pseudonymized batch would be a %d-byte response, over the %d-byte Lambda limit: lower the Firehose processor's BufferSizeInMBs (pseudonyms make records larger)", size, MaxResponseBytes)
 	}
 	h.ok.Add(int64(ok))
 	h.failed.Add(int64(failed))
@@ -158,18 +285,17 @@ func (h *Pseudonymize) Handle(ctx context.Context, ev events.KinesisFirehoseEven
 			log.Error("writing EMF metrics", "reason", err.Error())
 		}
 	}
-	return resp, nil
+	return nil
 }
 
-// transformRecord pseudonymizes every line of one record; the partition
-// keys are those of its first line.
-func transformRecord(p *pseudonymize.Pseudonymizer, rec *events.KinesisFirehoseEventRecord) ([]byte, map[string]string, error) {
+// transformRecord appends the pseudonymized lines of one record to out;
+// the partition keys are those of its first line.
+func transformRecord(p *pseudonymize.Pseudonymizer, out []byte, rec *events.KinesisFirehoseEventRecord) ([]byte, map[string]string, error) {
 	data := rec.Data
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil, errors.New("empty record")
+		return out, nil, errors.New("empty record")
 	}
 	arrival := rec.ApproximateArrivalTimestamp.Time
-	out := make([]byte, 0, len(data)+len(data)/2)
 	var keys map[string]string
 	for n := 1; len(data) > 0; n++ {
 		line := data
@@ -183,7 +309,7 @@ func transformRecord(p *pseudonymize.Pseudonymizer, rec *events.KinesisFirehoseE
 		}
 		var err error
 		if out, err = p.Transform(out, line); err != nil {
-			return nil, nil, fmt.Errorf("line %d: %w", n, err)
+			return out, nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		out = append(out, '\n')
 		if keys == nil {
