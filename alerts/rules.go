@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	mn "github.com/plowline/plowline/metricname"
@@ -851,6 +852,7 @@ func exporterRules(o Options) []Rule {
 	lastQ := mn.SourceLastSuccess.Name + "{source=%q}"
 	errQ := "sum(increase(" + mn.SourceErrors.Name + "{source=%q}[1h]))"
 	src := `{source="cloudwatch",kind="cloudwatch"}`
+	lastSeenQ := fmt.Sprintf("max(last_over_time(timestamp(%s)[6h:1m]))", mn.ExporterBuildInfo.Name)
 	return []Rule{{
 		Alert:    "PlowlineExporterAbsent",
 		Expr:     fmt.Sprintf("absent(%s)", mn.ExporterBuildInfo.Name),
@@ -858,8 +860,10 @@ func exporterRules(o Options) []Rule {
 		Severity: SeverityCritical,
 		Summary:  "The plowline exporter is not being scraped",
 		Description: "Prometheus has had no " + mn.ExporterBuildInfo.Name + " series for " + promDuration(ExporterAbsentFor) +
-			": the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
-		Dashboard: DashboardExporter,
+			" (last seen " + strings.Replace(tmplValue(lastSeenQ, "humanizeTimestamp"), "unknown", "more than 6h ago", 1) +
+			"): the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
+		Dashboard:       DashboardExporter,
+		TemplateQueries: []string{lastSeenQ},
 		Cases: []Case{
 			{
 				Name:     "no exporter series for 20 minutes fires",
@@ -868,7 +872,8 @@ func exporterRules(o Options) []Rule {
 				EvalTime: 30 * time.Minute,
 				Fires: []Expected{{
 					Summary:     "The plowline exporter is not being scraped",
-					Description: "Prometheus has had no plowline_exporter_build_info series for 10m: the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
+					Description: "Prometheus has had no plowline_exporter_build_info series for 10m (last seen 1970-01-01 00:05:00 +0000 UTC): " +
+						"the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
 				}},
 			},
 			{
