@@ -871,7 +871,7 @@ func exporterRules(o Options) []Rule {
 				Series:   []Series{{mn.ExporterBuildInfo.Name + `{version="v1"}`, "1x5 _x30"}},
 				EvalTime: 30 * time.Minute,
 				Fires: []Expected{{
-					Summary:     "The plowline exporter is not being scraped",
+					Summary: "The plowline exporter is not being scraped",
 					Description: "Prometheus has had no plowline_exporter_build_info series for 10m (last seen 1970-01-01 00:05:00 +0000 UTC): " +
 						"the exporter is down or not scraped, and every reconciliation, canary and stage alert is blind.",
 				}},
