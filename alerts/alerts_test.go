@@ -24,6 +24,9 @@ func TestRulesAreComplete(t *testing.T) {
 		if r.Severity != SeverityCritical && r.Severity != SeverityWarning {
 			t.Errorf("%s: severity %q", r.Alert, r.Severity)
 		}
+		if r.Labels["component"] == "" {
+			t.Errorf("%s: no component label to route and group on", r.Alert)
+		}
 		ann := o.annotations(r)
 		for _, k := range []string{"summary", "description", "runbook_url", "dashboard_url"} {
 			if strings.TrimSpace(ann[k]) == "" {

@@ -143,6 +143,7 @@ func reconciliationRules(o Options) []Rule {
 	return []Rule{
 		{
 			Alert:    "PlowlineEventsLost",
+			Labels:   map[string]string{"component": "reconciliation"},
 			Expr:     fmt.Sprintf("%s\n  and on (edge)\n(%s == 1)", disc, oot),
 			For:      EventsLostFor,
 			Severity: SeverityCritical,
@@ -197,7 +198,8 @@ func reconciliationRules(o Options) []Rule {
 			Runbook: runbookEventsLost,
 		},
 		{
-			Alert: "PlowlineGoodEventsDropped",
+			Alert:  "PlowlineGoodEventsDropped",
+			Labels: map[string]string{"component": "reconciliation"},
 			Expr: fmt.Sprintf("%s\n  < %g * %s offset 1w\nand\n%s offset 1w > %d",
 				nodes, GoodEventsDropRatio, nodes, nodes, GoodEventsBaseline),
 			For:      GoodEventsDropFor,
@@ -301,6 +303,7 @@ func stageRules(o Options) []Rule {
 	return []Rule{
 		{
 			Alert:    "PlowlineCollectorSinkUnhealthy",
+			Labels:   map[string]string{"component": "collector"},
 			Expr:     healthy + " == 0",
 			For:      CollectorSinkUnhealthyFor,
 			Severity: SeverityCritical,
@@ -339,6 +342,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlineBadEventRatioHigh",
+			Labels:   map[string]string{"component": "enricher"},
 			Expr:     badRatio,
 			For:      BadEventFor,
 			Severity: SeverityWarning,
@@ -422,6 +426,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:           "PlowlineStreamBackingUp",
+			Labels:          map[string]string{"component": "kinesis"},
 			Expr:            fmt.Sprintf("%s - %s\n  and\n%s > %s", retOr, age, age, seconds(StreamBackingUpWarningAge)),
 			For:             15 * time.Minute,
 			Severity:        SeverityWarning,
@@ -455,6 +460,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:           "PlowlineStreamBackingUp",
+			Labels:          map[string]string{"component": "kinesis"},
 			Expr:            fmt.Sprintf("%s - %s\n  and\n%s > %g * %s", retOr, age, age, StreamBackingUpCriticalFraction, retOr),
 			For:             5 * time.Minute,
 			Severity:        SeverityCritical,
@@ -528,6 +534,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlineFirehoseDeliveryStale",
+			Labels:   map[string]string{"component": "firehose"},
 			Expr:     fmt.Sprintf("%s > %s", fresh, seconds(FirehoseFreshnessMax)),
 			For:      10 * time.Minute,
 			Severity: SeverityWarning,
@@ -565,6 +572,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlineFirehoseDeliveryFailing",
+			Labels:   map[string]string{"component": "firehose"},
 			Expr:     delivered,
 			For:      15 * time.Minute,
 			Severity: SeverityCritical,
@@ -604,6 +612,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlinePseudonymizerFailingRecords",
+			Labels:   map[string]string{"component": "pseudonymizer"},
 			Expr:     pseudo,
 			For:      5 * time.Minute,
 			Severity: SeverityCritical,
@@ -645,6 +654,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlineLambdaErrors",
+			Labels:   map[string]string{"component": "lambda"},
 			Expr:     lambdaErr,
 			For:      15 * time.Minute,
 			Severity: SeverityWarning,
@@ -685,6 +695,7 @@ func stageRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlineWarehouseLoadLag",
+			Labels:   map[string]string{"component": "warehouse"},
 			Expr:     load,
 			For:      10 * time.Minute,
 			Severity: SeverityWarning,
@@ -727,6 +738,7 @@ func trackerRules(o Options) []Rule {
 	failed := fmt.Sprintf("sum(rate(%s[%s]))", mn.GitLabSnowplowFailedEvents.Name, w)
 	return []Rule{{
 		Alert:    "PlowlineTrackersFailing",
+		Labels:   map[string]string{"component": "trackers"},
 		Expr:     fmt.Sprintf("%s\n/\n(\n  %s\n  +\n  %s\n)\n< %g", ok, ok, failed, TrackerSuccessRatio),
 		For:      15 * time.Minute,
 		Severity: SeverityCritical,
@@ -774,6 +786,7 @@ func canaryRules(o Options) []Rule {
 	return []Rule{
 		{
 			Alert:    "PlowlineCanaryLost",
+			Labels:   map[string]string{"component": "canary"},
 			Expr:     fmt.Sprintf("sum by (stage) (increase(%s[1h])) > %d", lost, CanaryLostMax),
 			Severity: SeverityWarning,
 			Summary:  "Canary events lost at stage {{ $labels.stage }}",
@@ -808,6 +821,7 @@ func canaryRules(o Options) []Rule {
 		},
 		{
 			Alert:    "PlowlineCanaryNotSeen",
+			Labels:   map[string]string{"component": "canary"},
 			Expr:     fmt.Sprintf("time() - %s > %s", seen, seconds(CanaryNotSeenAfter)),
 			For:      10 * time.Minute,
 			Severity: SeverityWarning,
@@ -855,6 +869,7 @@ func exporterRules(o Options) []Rule {
 	lastSeenQ := fmt.Sprintf("max(last_over_time(timestamp(%s)[6h:1m]))", mn.ExporterBuildInfo.Name)
 	return []Rule{{
 		Alert:    "PlowlineExporterAbsent",
+		Labels:   map[string]string{"component": "exporter"},
 		Expr:     fmt.Sprintf("absent(%s)", mn.ExporterBuildInfo.Name),
 		For:      ExporterAbsentFor,
 		Severity: SeverityCritical,
@@ -886,6 +901,7 @@ func exporterRules(o Options) []Rule {
 		Runbook: runbookExporterAbsent,
 	}, {
 		Alert:    "PlowlineSourceDown",
+		Labels:   map[string]string{"component": "exporter"},
 		Expr:     up + " == 0",
 		For:      SourceDownFor,
 		Severity: SeverityWarning,
