@@ -60,10 +60,28 @@ func (o Options) withDefaults() Options {
 	}
 	o.RunbookBaseURL = strings.TrimRight(o.RunbookBaseURL, "/")
 	o.GrafanaURL = strings.TrimRight(o.GrafanaURL, "/")
-	if o.Topology.GoodTable == "" {
+	if isEmpty(o.Topology) {
 		o.Topology = config.GitLabTopology()
 	}
 	return o
+}
+
+func isEmpty(t config.Topology) bool {
+	return len(t.Streams) == 0 && len(t.DeliveryStreams) == 0 && len(t.Functions) == 0 &&
+		len(t.LoadBalancers) == 0 && t.GoodTable == "" && t.BadTable == "" && t.Bucket == ""
+}
+
+// Validate refuses a topology the rules cannot be generated from, naming
+// the key.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if o.Topology.GoodTable == "" {
+		return fmt.Errorf("topology.good_table is empty: the warehouse load-lag alert needs the good-events table")
+	}
+	if len(o.Topology.Streams) == 0 {
+		return fmt.Errorf("topology.streams is empty: the stream alerts need at least one Kinesis stream")
+	}
+	return nil
 }
 
 // RunbookURL is the runbook_url of an alert.

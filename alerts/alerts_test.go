@@ -285,3 +285,16 @@ func TestNodeNamesMatchDefaultGraphs(t *testing.T) {
 		}
 	}
 }
+
+func TestFilesRefuseIncompleteTopology(t *testing.T) {
+	topo := config.GitLabTopology()
+	topo.GoodTable = ""
+	if _, err := Files(Options{Topology: topo}); err == nil || !strings.Contains(err.Error(), "good_table") {
+		t.Errorf("a topology without good_table accepted: %v", err)
+	}
+	topo = config.GitLabTopology()
+	topo.Streams = nil
+	if _, err := Files(Options{Topology: topo}); err == nil || !strings.Contains(err.Error(), "streams") {
+		t.Errorf("a topology without streams accepted: %v", err)
+	}
+}

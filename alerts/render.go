@@ -185,6 +185,9 @@ func marshal(v any) ([]byte, error) {
 // relative to the repository root.
 func Files(o Options) (map[string][]byte, error) {
 	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	out := map[string][]byte{}
 	rules, err := RulesYAML(o)
 	if err != nil {

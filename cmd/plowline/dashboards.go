@@ -78,6 +78,9 @@ func exporterGraph(path string) (config.Topology, []string, error) {
 	if len(t.Streams) == 0 && len(t.DeliveryStreams) == 0 && len(t.Functions) == 0 {
 		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology names no streams, delivery streams or functions", path)}
 	}
+	if err := (alerts.Options{Topology: t}).Validate(); err != nil {
+		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: %w", path, err)}
+	}
 	var nodes []string
 	for _, n := range c.Nodes {
 		nodes = append(nodes, n.Name)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/plowline/plowline/dashboards/cloudwatch/cwtest"
+	"github.com/plowline/plowline/exporter/config"
 	"github.com/plowline/plowline/testkit"
 )
 
@@ -132,5 +133,51 @@ func TestDashboardsRefusesBadFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// TestDashboardsGenerateFromConfig: --config supplies the topology and the
+// funnel's nodes; a topology the alerts cannot use is refused naming the key.
+func TestDashboardsGenerateFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Topology.Streams = append(cfg.Topology.Streams, config.Stream{Name: "my-extra-stream", RetentionHours: 24})
+	raw, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "exporter.yaml")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if code, _, errOut := runCLI(t, "dashboards", "generate", "--config", path, "--out", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	stages, err := os.ReadFile(filepath.Join(out, "dashboards", "grafana", "plowline-stages.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(filepath.Join(out, "dashboards", "cloudwatch", "SnowPlow.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"stage detail": stages, "SnowPlow body": body} {
+		if !strings.Contains(string(b), `"my-extra-stream"`) {
+			t.Errorf("%s lacks the configured stream", name)
+		}
+	}
+
+	cfg.Topology.GoodTable = ""
+	raw, err = cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "dashboards", "generate", "--config", path, "--out", out)
+	if code != 2 || !strings.Contains(errOut, "good_table") {
+		t.Errorf("topology without good_table: exit %d, stderr %q", code, errOut)
 	}
 }
