@@ -66,7 +66,7 @@ func checkBaseURL(flagName, v string) error {
 
 // exporterGraph reads the exporter configuration's topology and node names
 // (pipeline order), or GitLab's default graph when no configuration is given.
-func exporterGraph(path string) (config.Topology, []string, error) {
+func exporterGraph(path, region string) (config.Topology, []string, error) {
 	c := config.Default()
 	if path != "" {
 		var err error
@@ -75,6 +75,12 @@ func exporterGraph(path string) (config.Topology, []string, error) {
 		}
 	}
 	t := c.Topology
+	if region != "" {
+		t.Region = region
+	}
+	if t.Region == "" {
+		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology.region is empty (set it, or pass --region)", path)}
+	}
 	if len(t.Streams) == 0 && len(t.DeliveryStreams) == 0 && len(t.Functions) == 0 {
 		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology names no streams, delivery streams or functions", path)}
 	}
@@ -106,7 +112,7 @@ func runDashboardsGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := checkBaseURL("grafana-url", *grafanaURL); err != nil {
 		return err
 	}
-	t, nodes, err := exporterGraph(*cfgPath)
+	t, nodes, err := exporterGraph(*cfgPath, "")
 	if err != nil {
 		return err
 	}
@@ -183,12 +189,9 @@ Flags:
 			return err
 		}
 	}
-	t, _, err := exporterGraph(*cfgPath)
+	t, _, err := exporterGraph(*cfgPath, *region)
 	if err != nil {
 		return err
-	}
-	if *region != "" {
-		t.Region = *region
 	}
 	body, err := cloudwatch.Render(t, alerts.Options{RunbookBaseURL: *runbook})
 	if err != nil {
