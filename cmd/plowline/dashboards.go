@@ -79,7 +79,7 @@ func exporterGraph(path, region string) (config.Topology, []string, error) {
 		t.Region = region
 	}
 	if t.Region == "" {
-		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology.region is empty (set it, or pass --region)", path)}
+		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology.region is empty: set it in the configuration", path)}
 	}
 	if len(t.Streams) == 0 && len(t.DeliveryStreams) == 0 && len(t.Functions) == 0 {
 		return config.Topology{}, nil, &exitError{code: 2, err: fmt.Errorf("--config %s: topology names no streams, delivery streams or functions", path)}
