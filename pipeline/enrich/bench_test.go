@@ -43,7 +43,7 @@ var agents = func() []string {
 
 // gitlabPageView is a typical GitLab frontend page view as the browser
 // tracker sends it: tp2 POST, web_page and GitLab standard contexts in cx.
-func gitlabPageView(b *testing.B, i int) []byte {
+func gitlabPageView(b testing.TB, i int) []byte {
 	cx := base64.RawURLEncoding.EncodeToString([]byte(contextsJSON(
 		webPage(fmt.Sprintf("1f3a44c2-5d7e-4c1b-9a34-%012d", i%1000)),
 		`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-0-9","data":{"environment":"production","source":"gitlab-javascript","plan":"premium","extra":{"feature":"issues_list"},"user_id":null,"project_id":278964,"namespace_id":9970,"ultimate_parent_namespace_id":9970,"is_gitlab_team_member":false,"feature_enabled_by_namespace_ids":null,"google_analytics_id":null,"context_generated_at":"2025-11-26T09:59:59.123Z","realm":"saas","instance_id":"ea8bf810-1d6f-4a6a-b4fd-93e8cbd8b57f","host_name":"gitlab-webservice-7d9c","instance_version":"17.6.0","correlation_id":"01JDXYZABCDEF"}}`)))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -565,3 +566,36 @@ func TestConfig(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// TestConcurrentEnrich runs one enricher from many goroutines (run with
+// -race): caches, metrics and pools are shared.
+func TestConcurrentEnrich(t *testing.T) {
+	e, _ := newTestEnricher(t)
+	recs := make([][]byte, 64)
+	for i := range recs {
+		recs[i] = gitlabPageView(t, i)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, r := range recs {
+				out := e.Enrich(context.Background(), r)
+				if len(out.Good) != 1 || len(out.Bad) != 0 {
+					errs <- fmt.Sprintf("record %d: %d good %d bad %s", i, len(out.Good), len(out.Bad), out.Bad)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := testutil.ToFloat64(e.m.good); got != 8*64 {
+		t.Errorf("good counter %v, want %d", got, 8*64)
+	}
+}
