@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/plowline/plowline/pipeline/event"
 )
@@ -43,9 +44,17 @@ func New(a *Allowlist, key []byte) (*Pseudonymizer, error) {
 		return nil, errors.New("pseudonymize: empty HMAC key")
 	}
 	k := append([]byte(nil), key...)
-	p := &Pseudonymizer{allow: a, idle: make(chan *worker, runtime.GOMAXPROCS(0))}
+	procs := runtime.GOMAXPROCS(0)
+	p := &Pseudonymizer{allow: a, idle: make(chan *worker, procs)}
+	var created atomic.Int64
 	p.newWork = func() *worker {
-		return &worker{p: p, mac: hmac.New(sha256.New, k), cache: map[string]schemaEntry{}, memo: newMemo()}
+		w := &worker{p: p, mac: hmac.New(sha256.New, k), cache: map[string]schemaEntry{}}
+		// Only workers that can be kept idle get a pseudonym cache; the
+		// extra ones of a burst of callers would throw theirs away.
+		if created.Add(1) <= int64(procs) {
+			w.memo = newMemo()
+		}
+		return w
 	}
 	return p, nil
 }
@@ -144,7 +153,7 @@ func (w *worker) hmacHex(dst, v []byte) []byte {
 	if w.p.trace != nil {
 		w.p.trace(v)
 	}
-	if w.p.noMemo || len(v) > memoMaxValue {
+	if w.memo == nil || w.p.noMemo || len(v) > memoMaxValue {
 		return w.compute(dst, v)
 	}
 	return w.memo.lookup(dst, v, w.compute)
@@ -172,9 +181,17 @@ func (w *worker) tsv(dst, line []byte) ([]byte, error) {
 	a := w.p.allow
 	start := 0
 	for i := 0; i < event.NumFields; i++ {
-		end := len(line)
-		if j := bytes.IndexByte(line[start:], '\t'); j >= 0 {
-			end = start + j
+		// Most fields are empty or short: look at a few bytes before
+		// calling the vectorized search meant for the long JSON fields.
+		end := start
+		for lim := min(start+16, len(line)); end < lim && line[end] != '\t'; end++ {
+		}
+		if end == start+16 {
+			if j := bytes.IndexByte(line[end:], '\t'); j >= 0 {
+				end += j
+			} else {
+				end = len(line)
+			}
 		}
 		if end == len(line) && i != event.NumFields-1 {
 			return dst, &event.FieldError{Field: -1, Offset: -1,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +207,26 @@ func TestTransformAllocations(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Fatalf("Transform allocates %.1f times per event in steady state, want 0", allocs)
+	}
+}
+
+// TestPseudonymCacheIsExact: with far more distinct values than cache
+// slots, every pseudonym still equals the HMAC (hits need the exact bytes).
+func TestPseudonymCacheIsExact(t *testing.T) {
+	p := mustNew(t, "memo-key")
+	r := seeded(t)
+	values := make([]string, 3*memoSlots)
+	for i := range values {
+		values[i] = fmt.Sprintf("v%d-%d", i, r.IntN(1000))
+		if i%7 == 0 {
+			values[i] = values[i][:2] // short values collide on prefixes
+		}
+	}
+	for round := 0; round < 2; round++ {
+		for _, i := range r.Perm(len(values)) {
+			if got := p.Pseudonym(values[i]); got != oracle("memo-key", values[i]) {
+				t.Fatalf("pseudonym of %q wrong on round %d", values[i], round)
+			}
+		}
 	}
 }

@@ -407,21 +407,24 @@ func scanNumber(src []byte, i int) (int, error) {
 	if i < len(src) && src[i] == '-' {
 		i++
 	}
-	digits := func() int {
-		s := i
-		for i < len(src) && src[i] >= '0' && src[i] <= '9' {
-			i++
-		}
-		return i - s
-	}
 	if i < len(src) && src[i] == '0' {
 		i++
-	} else if digits() == 0 {
-		return start, jsonErr(start, "invalid value")
+	} else {
+		d := i
+		for i < len(src) && src[i]-'0' <= 9 {
+			i++
+		}
+		if i == d {
+			return start, jsonErr(start, "invalid value")
+		}
 	}
 	if i < len(src) && src[i] == '.' {
 		i++
-		if digits() == 0 {
+		d := i
+		for i < len(src) && src[i]-'0' <= 9 {
+			i++
+		}
+		if i == d {
 			return start, jsonErr(start, "invalid number")
 		}
 	}
@@ -430,7 +433,11 @@ func scanNumber(src []byte, i int) (int, error) {
 		if i < len(src) && (src[i] == '+' || src[i] == '-') {
 			i++
 		}
-		if digits() == 0 {
+		d := i
+		for i < len(src) && src[i]-'0' <= 9 {
+			i++
+		}
+		if i == d {
 			return start, jsonErr(start, "invalid number")
 		}
 	}
