@@ -24,12 +24,16 @@ func runEnrich(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	in := fs.String("in", "-", "input: collector payloads, one standard-base64 Thrift record per line ('-' = stdin)")
 	good := fs.String("good", "-", "output for enriched events, one 131-field TSV line each ('-' = stdout)")
 	bad := fs.String("bad", "", "output for bad rows, one self-describing JSON line each ('-' = stdout; default: stderr, as Snowplow's stdout sink)")
+	workers := fs.Int("workers", 1, "payloads enriched in parallel (output order is kept); e.g. the number of cores")
 	logLevel := fs.String("log.level", "warn", "log level on stderr: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if *workers < 1 || *workers > 1024 {
+		return fmt.Errorf("--workers %d: want 1 to 1024", *workers)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -81,7 +85,7 @@ func runEnrich(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		closeGood()
 		return err
 	}
-	sum, err := e.Process(ctx, r, gw, bw)
+	sum, err := e.Process(ctx, r, gw, bw, *workers)
 	if cerr := closeGood(); cerr != nil && err == nil {
 		err = fmt.Errorf("--good: %w", cerr)
 	}

@@ -599,3 +599,35 @@ func TestConcurrentEnrich(t *testing.T) {
 		t.Errorf("good counter %v, want %d", got, 8*64)
 	}
 }
+
+// TestProcessKeepsOrderWithWorkers enriches a stream of base64 lines with
+// several workers and checks the output order and counts.
+func TestProcessKeepsOrderWithWorkers(t *testing.T) {
+	e, _ := newTestEnricher(t)
+	var in bytes.Buffer
+	for i := 0; i < 300; i++ {
+		if i == 100 {
+			in.WriteString("!!not base64!!\n")
+		}
+		in.WriteString(base64.StdEncoding.EncodeToString(handWrittenGET(fmt.Sprintf("e=pv&p=web&tv=t&page=p%03d", i), nil)) + "\n")
+	}
+	for _, workers := range []int{1, 4} {
+		var good, bad bytes.Buffer
+		sum, err := e.Process(context.Background(), bytes.NewReader(in.Bytes()), &good, &bad, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Payloads != 301 || sum.Good != 300 || sum.Bad != 1 || sum.BadByType["collector_payload_format_violation"] != 1 {
+			t.Errorf("workers %d: %s", workers, sum)
+		}
+		lines := strings.Split(strings.TrimSuffix(good.String(), "\n"), "\n")
+		for i, l := range lines {
+			if ev := parseTSV(t, []byte(l)); ev[event.PageTitle] != fmt.Sprintf("p%03d", i) {
+				t.Fatalf("workers %d: line %d is %q: order lost", workers, i, ev[event.PageTitle])
+			}
+		}
+		if !strings.Contains(bad.String(), "input line 101") {
+			t.Errorf("bad line not named: %s", bad.String())
+		}
+	}
+}

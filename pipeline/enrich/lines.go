@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/stream"
@@ -45,8 +47,9 @@ func (s *Summary) add(out Output) {
 // writing enriched TSV lines to good and bad-row JSON lines to bad. A line
 // that is not base64 becomes a collector_payload_format_violation naming
 // the line. It stops at the end of input, or with an error if ctx ends or
-// a write fails.
-func (e *Enricher) Process(ctx context.Context, in io.Reader, good, bad io.Writer) (Summary, error) {
+// a write fails. workers > 1 enriches that many payloads at a time; the
+// output keeps the input's order either way.
+func (e *Enricher) Process(ctx context.Context, in io.Reader, good, bad io.Writer, workers int) (Summary, error) {
 	sum := Summary{BadByType: map[string]int{}}
 	src := stream.NewLineSource(in)
 	gw, bw := bufio.NewWriterSize(good, 256<<10), bufio.NewWriterSize(bad, 64<<10)
@@ -80,9 +83,9 @@ func (e *Enricher) Process(ctx context.Context, in io.Reader, good, bad io.Write
 	}
 	for {
 		recs, err := src.Read(ctx, 256)
-		for _, r := range recs {
+		for _, out := range e.enrichAll(ctx, recs, workers) {
 			sum.Payloads++
-			if werr := write(e.Enrich(ctx, r.Data)); werr != nil {
+			if werr := write(out); werr != nil {
 				return sum, werr
 			}
 		}
@@ -109,4 +112,32 @@ func (e *Enricher) Process(ctx context.Context, in io.Reader, good, bad io.Write
 			return sum, errors.Join(fmt.Errorf("reading payloads: %w", err), ferr)
 		}
 	}
+}
+
+// enrichAll enriches records on up to workers goroutines, outputs in input order.
+func (e *Enricher) enrichAll(ctx context.Context, recs []stream.Record, workers int) []Output {
+	outs := make([]Output, len(recs))
+	if workers <= 1 || len(recs) < 2 {
+		for i, r := range recs {
+			outs[i] = e.Enrich(ctx, r.Data)
+		}
+		return outs
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, len(recs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(recs) {
+					return
+				}
+				outs[i] = e.Enrich(ctx, recs[i].Data)
+			}
+		}()
+	}
+	wg.Wait()
+	return outs
 }
