@@ -84,10 +84,14 @@ const (
 	LambdaErrorRatio = 0.01
 
 	// TrackerSuccessRatio: GitLab's tracker does not persist events it
-	// failed to send. 95% is the level GitLab's own Grafana panel colours
-	// red; below it a twentieth of product analytics is being lost.
+	// failed to send, so every failure is a lost event. A network blip
+	// costs a percent or two over ten minutes; below 95% a twentieth of
+	// product analytics is being lost and someone should look now.
 	TrackerSuccessRatio = 0.95
-	// TrackerRateWindow is the rate window of the success ratio.
+	// TrackerRateWindow is the rate window of the success ratio: short
+	// enough to page within half an hour of an outage (GitLab's own
+	// Product Intelligence panel uses 1h windows, successful / emitted; the
+	// trackers dashboard shows that number too).
 	TrackerRateWindow = 10 * time.Minute
 
 	// CanaryLostMax: one lost canary can be a single window straddling a

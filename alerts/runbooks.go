@@ -253,7 +253,8 @@ var runbookWarehouseLoadLag = Runbook{
 
 var runbookTrackersFailing = Runbook{
 	Meaning: "Less than 95% of the events GitLab's trackers tried to send over the last 10 minutes reached the collector, " +
-		"computed as GitLab's Grafana panel does: successful / (successful + failed) from `" + mn.GitLabSnowplowSuccessfulEvents.Name + "` and `" + mn.GitLabSnowplowFailedEvents.Name + "`.",
+		"computed as successful / (successful + failed) from `" + mn.GitLabSnowplowSuccessfulEvents.Name + "` and `" + mn.GitLabSnowplowFailedEvents.Name + "` " +
+		"(GitLab's Product Intelligence panel shows successful / emitted over 1h instead; the Trackers → collector dashboard shows both).",
 	Impact: "The application's tracker does not persist events it failed to send: every failed event is lost for good. " +
 		"Nothing downstream can reconcile these — the collector never saw them.",
 	FirstSteps: []string{

@@ -132,15 +132,18 @@ func trackers(o Options) *dashboard.DashboardBuilder {
 	d := base(o, alerts.DashboardTrackers, "plowline: trackers → collector",
 		"What the GitLab application's trackers emitted, delivered and failed to deliver, next to what the collector accepted.")
 	d = d.WithRow(row("Trackers (gitlab_snowplow_*)")).
-		WithPanel(withProm(statPanel("Tracker success ratio", fmt.Sprintf("successful / (successful + failed), as GitLab's own panel computes it. Below %g%% pages (PlowlineTrackersFailing).", alerts.TrackerSuccessRatio*100), "percentunit", 6, 8).
+		WithPanel(withProm(statPanel("Tracker success ratio", fmt.Sprintf("successful / (successful + failed) of the tracker's delivery attempts. Below %g%% pages (PlowlineTrackersFailing).", alerts.TrackerSuccessRatio*100), "percentunit", 6, 8).
 			Thresholds(thresholds("red", alerts.TrackerSuccessRatio, "green")).Decimals(2).Links(links(runbookLink(o, "PlowlineTrackersFailing"))),
 			pq{expr: ratio, instant: true})).
 		WithPanel(withProm(tsPanel("Tracker events per second", "Emitted by the application; delivered to the collector; failed (and lost: the tracker keeps no failed events).", "ops", 18, 8),
 			pq{expr: rate(mn.GitLabSnowplowEvents, ""), legend: "emitted"},
 			pq{expr: ok, legend: "successful"},
 			pq{expr: failed, legend: "failed"})).
-		WithPanel(withProm(thresholdLine(tsPanel("Tracker success ratio over time", "The dashed line is the alert threshold.", "percentunit", 12, 8), "red", "green", alerts.TrackerSuccessRatio),
-			pq{expr: ratio, legend: "success ratio"})).
+		WithPanel(withProm(thresholdLine(tsPanel("Tracker success ratio over time",
+			"successful / (successful + failed), what the alert judges (dashed line: its threshold), and successful / emitted over 1h, "+
+				"the number GitLab's Product Intelligence dashboard shows (it also counts events not yet attempted).", "percentunit", 12, 8), "red", "green", alerts.TrackerSuccessRatio),
+			pq{expr: ratio, legend: "successful / (successful + failed)"},
+			pq{expr: fmt.Sprintf("sum(rate(%s[1h])) / sum(rate(%s[1h]))", sel(mn.GitLabSnowplowSuccessfulEvents), sel(mn.GitLabSnowplowEvents)), legend: "successful / emitted, 1h"})).
 		WithPanel(withProm(tsPanel("Trackers delivered vs collector accepted", "The collector also receives browser and other trackers' events, so 'accepted' is normally at least 'delivered'; accepted falling below delivered means events lost at the collector.", "ops", 12, 8),
 			pq{expr: ok, legend: "trackers: successful"},
 			pq{expr: rate(mn.CollectorEvents, ""), legend: "collector: accepted"}))
