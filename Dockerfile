@@ -17,8 +17,12 @@ COPY --from=build --chown=65532:65532 /out/data /data
 ENV PATH=/usr/local/bin
 USER 65532:65532
 WORKDIR /data
+# plowline run keeps its object store, warehouse and HMAC key here; mount a
+# volume to keep them across containers.
+VOLUME ["/data"]
 # Collector, then the metrics/exporter listener.
 EXPOSE 8080 9090
 ENTRYPOINT ["plowline"]
-# Inside the container the collector must listen on all interfaces to be reachable.
+# Inside the container the collector must listen on all interfaces to be
+# reachable; the flags are plowline run's (cmd/plowline/run.go).
 CMD ["run", "--collector.listen-address=0.0.0.0:8080", "--web.listen-address=0.0.0.0:9090", "--data-dir=/data"]
