@@ -116,8 +116,9 @@ const (
 	// in the good-events table is two missed hourly windows plus margin.
 	WarehouseLoadLagMax = 3 * time.Hour
 
-	// CollectorSinkUnhealthyFor: the collector retries writes for about a
-	// minute; five minutes unhealthy means Kinesis is refusing it.
+	// CollectorSinkUnhealthyFor: a throttled burst recovers within a minute
+	// or two; five minutes unhealthy means Kinesis is refusing the
+	// collector while its buffer fills.
 	CollectorSinkUnhealthyFor = 5 * time.Minute
 )
 
@@ -314,7 +315,7 @@ func stageRules(o Options) []Rule {
 			Summary:  "The collector cannot write to its {{ $labels.sink }} sink",
 			Description: "The collector cannot write to its {{ $labels.sink }} sink (Kinesis). It keeps acknowledging events into its memory buffer, now " +
 				tmplValue(fillQ, "humanizePercentage", "$labels.sink", "$labels.sink") +
-				" full, and answers 503 once the buffer is full. Buffered events are lost if the collector restarts.",
+				" full, and answers 503 once the buffer is full. Buffered events are lost if the collector is killed before it drains them.",
 			Dashboard:       DashboardStages,
 			TemplateQueries: []string{fillQ},
 			Cases: []Case{
@@ -332,7 +333,7 @@ func stageRules(o Options) []Rule {
 						Labels:  map[string]string{"sink": "good"},
 						Summary: "The collector cannot write to its good sink",
 						Description: "The collector cannot write to its good sink (Kinesis). It keeps acknowledging events into its memory buffer, now 25% full, " +
-							"and answers 503 once the buffer is full. Buffered events are lost if the collector restarts.",
+							"and answers 503 once the buffer is full. Buffered events are lost if the collector is killed before it drains them.",
 					}},
 				},
 				{

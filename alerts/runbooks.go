@@ -71,15 +71,16 @@ var runbookGoodEventsDropped = Runbook{
 
 var runbookCollectorSinkUnhealthy = Runbook{
 	Meaning: "The collector's writes to a Kinesis stream (`sink` label: good = raw good stream, bad = raw bad stream) have " +
-		"failed after retries for five minutes. The collector keeps acknowledging events to trackers while its memory buffer has " +
-		"room, then answers 503.",
-	Impact: "While the buffer has room no event is lost yet, but every acknowledged event in it is lost if the collector " +
-		"restarts or is scaled in. Once the buffer is full, trackers get 503 and — GitLab's trackers do not retry for long — those events are lost.",
+		"been failing for five minutes. The collector acknowledges an event only once its bounded sink buffer has taken it; " +
+		"while the buffer has room trackers still get 200, once it is full (or a write times out) they get 503.",
+	Impact: "While the buffer has room no event is lost yet, but acknowledged events in it are lost if the collector is killed " +
+		"before it drains them (it drains on a graceful shutdown). Once trackers get 503 they retry from their own bounded, " +
+		"in-memory queues; events that outlast those queues are lost — GitLab's backend tracker counts them as failed.",
 	FirstSteps: []string{
 		"Check the buffer fill in the description and on the dashboard: how long until it is full at the current rate?",
 		"In CloudWatch, look at the stream's `WriteProvisionedThroughputExceeded` and `PutRecords.FailedRecords`: throttling means too few shards; errors with no throttling mean permissions, a deleted stream, or an AWS incident.",
 		"Read the collector's logs (`aws logs tail /aws/lambda/<collector function> --since 30m`, or the process log): the sink error names the stream and the AWS error code.",
-		"Do not restart the collector while its buffer holds events unless it is about to be killed anyway.",
+		"Do not restart the collector while its buffer holds events; if you must, stop it gracefully (SIGTERM) so it drains first.",
 	},
 	StartAt: []string{StageCollector, StageStreams},
 	Mitigation: []string{
