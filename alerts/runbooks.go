@@ -186,20 +186,23 @@ var runbookFirehoseDeliveryFailing = Runbook{
 }
 
 var runbookPseudonymizerFailingRecords = Runbook{
-	Meaning: "The HMAC pseudonymizer (Firehose's transformation Lambda) returned `ProcessingFailed` for records of a stream. " +
-		"It does that for records it cannot parse as an enriched event or bad row, and for every record when its key or allowlist is unusable.",
-	Impact: "Firehose writes processing-failed records, **untransformed**, to the error prefix: personal data stored without " +
-		"pseudonymization, and those events do not reach the warehouse. Treat it as a privacy incident until shown otherwise.",
+	Meaning: "The HMAC pseudonymizer (Firehose's transformation Lambda) returned `ProcessingFailed` for records of a delivery " +
+		"stream: records it could not parse as an enriched event (TSV) or a bad row (JSON). It never passes a record through " +
+		"unpseudonymized; when its key cannot be read it fails the whole invocation instead (that shows as `PlowlineLambdaErrors` " +
+		"on the pseudonymizer), and Firehose, after its retries, writes that batch to the same error prefix.",
+	Impact: "Firehose writes processing-failed records, **untransformed**, to the processing-failed error prefix: personal data " +
+		"stored without pseudonymization, and those events do not reach the warehouse. Treat it as a privacy incident until shown otherwise.",
 	FirstSteps: []string{
-		"Check the failure ratio in the description: 100% means configuration (HMAC key not readable from Secrets Manager, a broken allowlist) — every record fails; a small share means malformed records.",
-		"Read the pseudonymizer's logs (`aws logs tail /aws/lambda/<pseudonymizer function> --since 30m`): each failure names the record id and why (never the key).",
-		"Was anything deployed: a new pseudonymizer version, a rotated key, a changed allowlist, an enricher change producing a different TSV?",
+		"Read the pseudonymizer's logs (`aws logs tail /aws/lambda/<pseudonymizer function> --since 30m`): each failure names the record id, the delivery stream and why (never the content or the key).",
+		"Which stream? Malformed records on the raw-bad stream usually mean something other than the collector writes to it; on the enriched streams, an enricher change producing a different TSV (column count, encoding).",
+		"Also failing whole invocations? Check `PlowlineLambdaErrors` for the pseudonymizer and its logs for `pseudonymizer unavailable`: a key or allowlist problem (Secrets Manager permissions, a rotated or deleted secret).",
+		"Was anything deployed: a new pseudonymizer or enricher version, a rotated key, a changed allowlist?",
 	},
 	StartAt: []string{StageFirehose, StageEnricher},
 	Mitigation: []string{
-		"Key or allowlist problem: restore the previous secret version / allowlist; records transform again at once.",
-		"Malformed records: find their producer (raw-bad Firehose fed with something that is not a bad row?) and fix it.",
-		"Re-drive the processing-failed records through `plowline pseudonymize` and upload them under the normal prefix; then delete the error-prefix objects.",
+		"Malformed records: find their producer and fix or roll it back.",
+		"Key or allowlist problem: restore the previous secret version or allowlist; invocations succeed again at once.",
+		"Re-drive the processing-failed records: decode `rawData` from the error-prefix objects, run them through `plowline pseudonymize`, upload the output under the normal prefix for their hour; then delete the error-prefix objects.",
 	},
 	Escalation: []string{
 		"Always, as soon as failures are confirmed: " + escalatePrivacy + ".",
