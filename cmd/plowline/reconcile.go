@@ -86,6 +86,7 @@ Flags:
 	if err != nil {
 		return err
 	}
+	exporterGC()
 	now := time.Now()
 	to, err := parseWhen(*toFlag, now)
 	if err != nil {

@@ -247,18 +247,17 @@ func (s *Source) Refresh(ctx context.Context, r source.Range) (source.Result, er
 				continue
 			}
 			listedAt := s.Now()
-			objs, err := s.list(ctx, prefix+h.Format("2006/01/02/15/"))
+			err := s.list(ctx, prefix+h.Format("2006/01/02/15/"), func(o listed) {
+				if old, ok := ps.Objects[o.Key]; ok && old.sameETag(o.ETag) && old.Size == o.Size {
+					return
+				}
+				obj := &object{Size: o.Size, Modified: o.Modified.UnixMilli(), Hour: hk}
+				obj.setETag(o.ETag)
+				ps.Objects[o.Key] = obj
+				s.st.dirty = true
+			})
 			if err != nil {
 				return source.Result{}, err
-			}
-			for _, o := range objs {
-				if old, ok := ps.Objects[o.Key]; ok && old.ETag == o.ETag && old.Size == o.Size {
-					if format == "" || old.Read {
-						continue
-					}
-				} else {
-					ps.Objects[o.Key] = &object{ETag: o.ETag, Size: o.Size, Modified: o.Modified, Hour: hk}
-				}
 			}
 			if listedAt.After(h.Add(time.Hour + s.set.CloseAfter)) {
 				ps.Closed[hk] = true
@@ -295,21 +294,22 @@ type listed struct {
 	Modified time.Time
 }
 
-func (s *Source) list(ctx context.Context, prefix string) ([]listed, error) {
-	var out []listed
+// list calls f for every object under prefix, one page at a time, so a
+// prefix of 100,000 objects is never held in memory as a listing.
+func (s *Source) list(ctx context.Context, prefix string, f func(listed)) error {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.set.Bucket), Prefix: aws.String(prefix)}
 	for {
 		s.usage.Requests.Add(1)
 		s.usage.AddCost("list_requests", 1)
 		page, err := s.api.ListObjectsV2(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("listing s3://%s/%s: %w", s.set.Bucket, prefix, err)
+			return fmt.Errorf("listing s3://%s/%s: %w", s.set.Bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			out = append(out, listed{Key: aws.ToString(o.Key), ETag: aws.ToString(o.ETag), Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
+			f(listed{Key: aws.ToString(o.Key), ETag: aws.ToString(o.ETag), Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
 		}
 		if !aws.ToBool(page.IsTruncated) || page.NextContinuationToken == nil {
-			return out, nil
+			return nil
 		}
 		in.ContinuationToken = page.NextContinuationToken
 	}
@@ -339,7 +339,7 @@ func (s *Source) readNew(ctx context.Context, prefix, format string, ps *prefixS
 		go func() {
 			defer wg.Done()
 			for k := range work {
-				c, err := s.readObject(ctx, k, format, ps.Objects[k].Modified)
+				c, err := s.readObject(ctx, k, format, ps.Objects[k].modified())
 				results <- done{k, c, err}
 			}
 		}()
@@ -365,10 +365,11 @@ func (s *Source) readNew(ctx context.Context, prefix, format string, ps *prefixS
 			continue
 		}
 		o := ps.Objects[d.key]
-		o.Read, o.Windows = true, d.c.windows
+		o.Read = true
+		o.setWindows(d.c.windows)
 		for id := range d.c.canary {
 			// The object's write time is when the event reached S3.
-			s.st.canarySeen(id, o.Modified)
+			s.st.canarySeen(id, o.modified())
 		}
 		s.st.dirty = true
 	}
@@ -398,7 +399,7 @@ func (s *Source) result(r source.Range, now time.Time, pending map[string]time.T
 		for _, o := range ps.Objects {
 			switch n.sel.Count {
 			case CountObjects, CountBytes:
-				w := flow.Align(o.Modified, r.Window)
+				w := flow.Align(o.modified(), r.Window)
 				if _, ok := se.Counts[w]; ok {
 					if n.sel.Count == CountObjects {
 						se.Counts[w]++
@@ -407,14 +408,14 @@ func (s *Source) result(r source.Range, now time.Time, pending map[string]time.T
 					}
 				}
 			case CountRecords:
-				for _, wc := range o.Windows {
+				o.windows(func(win, n int64) {
 					// Windows of the state can be finer than r.Window
 					// (state written with a shorter window): re-align.
-					w := flow.Align(time.Unix(wc[0], 0), r.Window)
+					w := flow.Align(time.Unix(win, 0), r.Window)
 					if _, ok := se.Counts[w]; ok {
-						se.Counts[w] += float64(wc[1])
+						se.Counts[w] += float64(n)
 					}
-				}
+				})
 			}
 		}
 		if p, ok := pending[n.sel.Prefix]; ok && n.sel.Count == CountRecords {

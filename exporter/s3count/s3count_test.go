@@ -28,6 +28,13 @@ const bucket = "events"
 // client for it.
 func fakeS3(t testing.TB) (*s3.Client, string) {
 	t.Helper()
+	_, api, url := fakeS3Backend(t)
+	return api, url
+}
+
+// fakeS3Backend is fakeS3 also returning the backend, to fill it fast.
+func fakeS3Backend(t testing.TB) (*s3mem.Backend, *s3.Client, string) {
+	t.Helper()
 	backend := s3mem.New()
 	if err := backend.CreateBucket(bucket); err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func fakeS3(t testing.TB) (*s3.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.(*s3.Client), srv.URL
+	return backend, api.(*s3.Client), srv.URL
 }
 
 // tsvLine builds a 131-field enriched event line with realistic content.

@@ -1,77 +1,293 @@
 package s3count
 
 import (
-	"encoding/json"
+	"bufio"
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // state is what the source remembers: every object seen under each prefix
 // (with its counts once read), which hour prefixes are closed, and canary
-// events found.
+// events found. It is kept small — one compact struct per object — and
+// saved in a line format that loads without holding the file in memory:
+// 100,000 objects must fit the exporter's memory budget.
 type state struct {
 	// Window is the window length (seconds) the counts are bucketed by; a
 	// state written with another window is discarded and objects re-read.
-	Window   int64                   `json:"window"`
-	Prefixes map[string]*prefixState `json:"prefixes"`
-	Canary   map[string]time.Time    `json:"canary,omitempty"`
-	dirty    bool
+	Window   int64
+	Prefixes map[string]*prefixState
+	// Canary maps a canary event id to when its object was written.
+	Canary map[string]time.Time
+	dirty  bool
 }
 
 type prefixState struct {
 	// Closed hour prefixes (Unix seconds of the hour) are never listed again.
-	Closed  map[int64]bool     `json:"closed"`
-	Objects map[string]*object `json:"objects"`
+	Closed  map[int64]bool
+	Objects map[string]*object
 }
 
+// object is one object's identity and counts. The first window's count is
+// inline: most objects hold one window's records.
 type object struct {
-	ETag     string    `json:"e"`
-	Size     int64     `json:"s"`
-	Modified time.Time `json:"m"`
+	// etag is the ETag: a plain MD5 ("<32 hex digits>", what single-part
+	// uploads get) is kept as its 16 bytes; anything else in etagText.
+	etag     [16]byte
+	etagText string
+	Size     int64
+	// Modified is LastModified in Unix milliseconds.
+	Modified int64
 	// Hour is the hour prefix the object was listed under (Unix seconds).
-	Hour int64 `json:"h"`
+	Hour int64
 	// Read is true once the object's records were counted.
-	Read    bool       `json:"r,omitempty"`
-	Windows [][2]int64 `json:"w,omitempty"`
+	Read bool
+	// W, N: the first window (Unix seconds) and its records; More the rest.
+	W, N int64
+	More [][2]int64
+}
+
+// setETag stores an ETag compactly.
+func (o *object) setETag(e string) {
+	o.etag, o.etagText = [16]byte{}, ""
+	if len(e) == 34 && e[0] == '"' && e[33] == '"' {
+		if _, err := hex.Decode(o.etag[:], []byte(e[1:33])); err == nil && strings.ToLower(e[1:33]) == e[1:33] {
+			return
+		}
+	}
+	o.etagText = e
+}
+
+// ETag returns the ETag as S3 lists it.
+func (o *object) ETag() string {
+	if o.etagText != "" {
+		return o.etagText
+	}
+	return `"` + hex.EncodeToString(o.etag[:]) + `"`
+}
+
+// sameETag compares without rebuilding the text form.
+func (o *object) sameETag(e string) bool {
+	if o.etagText != "" || len(e) != 34 {
+		return o.etagText == e
+	}
+	var b [16]byte
+	if _, err := hex.Decode(b[:], []byte(e[1:33])); err != nil {
+		return false
+	}
+	return b == o.etag && e[0] == '"' && e[33] == '"' && strings.ToLower(e[1:33]) == e[1:33]
+}
+
+func (o *object) modified() time.Time { return time.UnixMilli(o.Modified).UTC() }
+
+// setWindows stores counted windows, the first inline.
+func (o *object) setWindows(ws [][2]int64) {
+	o.W, o.N, o.More = 0, 0, nil
+	sort.Slice(ws, func(i, j int) bool { return ws[i][0] < ws[j][0] })
+	if len(ws) > 0 {
+		o.W, o.N = ws[0][0], ws[0][1]
+	}
+	if len(ws) > 1 {
+		o.More = append([][2]int64(nil), ws[1:]...)
+	}
+}
+
+// windows calls f for every counted window.
+func (o *object) windows(f func(w, n int64)) {
+	if o.N > 0 {
+		f(o.W, o.N)
+	}
+	for _, wc := range o.More {
+		f(wc[0], wc[1])
+	}
 }
 
 func newState() *state {
 	return &state{Prefixes: map[string]*prefixState{}, Canary: map[string]time.Time{}}
 }
 
+const stateMagic = "plowline-s3-state 1"
+
 func loadState(path string) (*state, error) {
 	st := newState()
 	if path == "" {
 		return st, nil
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading state file: %w", err)
 	}
-	if err := json.Unmarshal(data, st); err != nil {
+	defer f.Close()
+	if err := st.read(f); err != nil {
 		return nil, fmt.Errorf("state file %s is corrupt (delete it to count every object afresh): %w", path, err)
 	}
-	if st.Prefixes == nil {
-		st.Prefixes = map[string]*prefixState{}
-	}
-	if st.Canary == nil {
-		st.Canary = map[string]time.Time{}
-	}
-	for _, ps := range st.Prefixes {
-		if ps.Closed == nil {
-			ps.Closed = map[int64]bool{}
-		}
-		if ps.Objects == nil {
-			ps.Objects = map[string]*object{}
-		}
-	}
 	return st, nil
+}
+
+// read parses the line format written by write.
+func (st *state) read(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var ps *prefixState
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if line == 1 {
+			if string(b) != stateMagic {
+				return fmt.Errorf("line 1: %q is not %q", b, stateMagic)
+			}
+			continue
+		}
+		kind, rest, _ := bytes.Cut(b, []byte{'\t'})
+		bad := func(why string) error { return fmt.Errorf("line %d (%s): %s", line, kind, why) }
+		switch string(kind) {
+		case "window":
+			v, err := strconv.ParseInt(string(rest), 10, 64)
+			if err != nil {
+				return bad(err.Error())
+			}
+			st.Window = v
+		case "prefix":
+			p, err := unquoteKey(string(rest))
+			if err != nil {
+				return bad(err.Error())
+			}
+			ps = st.prefix(p)
+		case "closed":
+			v, err := strconv.ParseInt(string(rest), 10, 64)
+			if err != nil || ps == nil {
+				return bad("want a prefix line before and a Unix hour")
+			}
+			ps.Closed[v] = true
+		case "o":
+			if ps == nil {
+				return bad("object before any prefix")
+			}
+			f := bytes.Split(rest, []byte{'\t'})
+			if len(f) < 6 {
+				return bad("want hour, size, modified, read, etag, key[, window:count...]")
+			}
+			var o object
+			var err error
+			nums := []*int64{&o.Hour, &o.Size, &o.Modified}
+			for i, p := range nums {
+				if *p, err = strconv.ParseInt(string(f[i]), 10, 64); err != nil {
+					return bad(err.Error())
+				}
+			}
+			o.Read = string(f[3]) == "1"
+			o.setETag(string(f[4]))
+			key, err := unquoteKey(string(f[5]))
+			if err != nil {
+				return bad(err.Error())
+			}
+			var ws [][2]int64
+			for _, wc := range f[6:] {
+				a, c, ok := bytes.Cut(wc, []byte{':'})
+				w, err1 := strconv.ParseInt(string(a), 10, 64)
+				n, err2 := strconv.ParseInt(string(c), 10, 64)
+				if !ok || err1 != nil || err2 != nil {
+					return bad(fmt.Sprintf("window count %q", wc))
+				}
+				ws = append(ws, [2]int64{w, n})
+			}
+			o.setWindows(ws)
+			ps.Objects[key] = &o
+		case "canary":
+			id, ms, ok := bytes.Cut(rest, []byte{'\t'})
+			v, err := strconv.ParseInt(string(ms), 10, 64)
+			if !ok || err != nil {
+				return bad("want id and Unix milliseconds")
+			}
+			cid, err := unquoteKey(string(id))
+			if err != nil {
+				return bad(err.Error())
+			}
+			st.Canary[cid] = time.UnixMilli(v).UTC()
+		default:
+			return bad("unknown record")
+		}
+	}
+	if line == 0 {
+		return errors.New("empty")
+	}
+	return sc.Err()
+}
+
+// write renders the state in its line format.
+func (st *state) write(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	fmt.Fprintf(bw, "%s\nwindow\t%d\n", stateMagic, st.Window)
+	prefixes := make([]string, 0, len(st.Prefixes))
+	for p := range st.Prefixes {
+		prefixes = append(prefixes, p)
+	}
+	sort.Strings(prefixes)
+	var num []byte
+	for _, p := range prefixes {
+		ps := st.Prefixes[p]
+		fmt.Fprintf(bw, "prefix\t%s\n", quoteKey(p))
+		for h := range ps.Closed {
+			fmt.Fprintf(bw, "closed\t%d\n", h)
+		}
+		for k, o := range ps.Objects {
+			num = append(num[:0], "o\t"...)
+			num = strconv.AppendInt(num, o.Hour, 10)
+			num = append(num, '\t')
+			num = strconv.AppendInt(num, o.Size, 10)
+			num = append(num, '\t')
+			num = strconv.AppendInt(num, o.Modified, 10)
+			num = append(num, '\t')
+			if o.Read {
+				num = append(num, '1')
+			} else {
+				num = append(num, '0')
+			}
+			num = append(num, '\t')
+			num = append(num, o.ETag()...)
+			num = append(num, '\t')
+			num = append(num, quoteKey(k)...)
+			o.windows(func(w, n int64) {
+				num = append(num, '\t')
+				num = strconv.AppendInt(num, w, 10)
+				num = append(num, ':')
+				num = strconv.AppendInt(num, n, 10)
+			})
+			num = append(num, '\n')
+			bw.Write(num)
+		}
+	}
+	for id, t := range st.Canary {
+		fmt.Fprintf(bw, "canary\t%s\t%d\n", quoteKey(id), t.UnixMilli())
+	}
+	return bw.Flush()
+}
+
+// quoteKey quotes keys holding separators (S3 keys may hold any character).
+func quoteKey(k string) string {
+	if strings.ContainsAny(k, "\t\n\r\"\\") || k == "" {
+		return strconv.Quote(k)
+	}
+	return k
+}
+
+func unquoteKey(s string) (string, error) {
+	if strings.HasPrefix(s, `"`) {
+		return strconv.Unquote(s)
+	}
+	return s, nil
 }
 
 // setWindow adopts the refresh's window; counts bucketed by another window
@@ -84,7 +300,8 @@ func (st *state) setWindow(w time.Duration) {
 	if st.Window != 0 {
 		for _, ps := range st.Prefixes {
 			for _, o := range ps.Objects {
-				o.Read, o.Windows = false, nil
+				o.Read = false
+				o.setWindows(nil)
 			}
 		}
 	}
@@ -155,8 +372,7 @@ func (st *state) save(path string) error {
 	if err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
-	enc := json.NewEncoder(tmp)
-	if err := enc.Encode(st); err != nil {
+	if err := st.write(tmp); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return fmt.Errorf("writing state %s: %w", path, err)
