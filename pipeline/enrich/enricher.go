@@ -455,12 +455,14 @@ func parseLenient(raw string) (*url.URL, error) {
 // enrichments runs the configurable enrichments on a mapped event.
 func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 	ev := &s.ev
-	var pageQuery url.Values
-	if page != nil && page.RawQuery != "" {
-		pageQuery = page.Query()
+	var rawQuery string
+	if page != nil {
+		rawQuery = page.RawQuery
+	}
+	if rawQuery != "" {
 		// Cross-domain linking: _sp=domain_userid.timestamp from the
 		// referring site's tracker.
-		if sp := pageQuery.Get("_sp"); sp != "" {
+		if sp := tp.QueryValue(rawQuery, "_sp"); sp != "" {
 			duid, ts, ok := strings.Cut(sp, ".")
 			if ok && duid != "" {
 				ev[event.RefrDomainUserID] = duid
@@ -470,8 +472,8 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 			}
 		}
 	}
-	if e.campaign != nil && pageQuery != nil {
-		c := e.campaign.Extract(pageQuery)
+	if e.campaign != nil && rawQuery != "" {
+		c := e.campaign.ExtractFunc(func(name string) string { return tp.QueryValue(rawQuery, name) })
 		ev[event.MktMedium], ev[event.MktSource], ev[event.MktTerm] = c.Medium, c.Source, c.Term
 		ev[event.MktContent], ev[event.MktCampaign] = c.Content, c.Campaign
 		ev[event.MktClickid], ev[event.MktNetwork] = c.ClickID, c.Network

@@ -42,6 +42,10 @@ type Campaign struct {
 	ClickID, Network                        string
 }
 
+type getter func(string) string
+
+func (g getter) Get(name string) string { return g(name) }
+
 // Empty reports whether nothing was found.
 func (c Campaign) Empty() bool { return c == Campaign{} }
 
@@ -50,6 +54,14 @@ func (cfg *Config) Extract(q url.Values) Campaign {
 	if len(q) == 0 {
 		return Campaign{}
 	}
+	return cfg.ExtractFunc(q.Get)
+}
+
+// ExtractFunc reads the attribution through get, which returns a query
+// parameter's first value ("" if absent): callers that hold the raw query
+// string need not build a url.Values.
+func (cfg *Config) ExtractFunc(get func(name string) string) Campaign {
+	q := getter(get)
 	first := func(names []string) string {
 		for _, n := range names {
 			if v := q.Get(n); v != "" {

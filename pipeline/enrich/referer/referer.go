@@ -11,6 +11,8 @@ package referer
 import (
 	"net/url"
 	"strings"
+
+	"github.com/plowline/plowline/pipeline/enrich/tp"
 )
 
 // Media of a referrer.
@@ -71,9 +73,8 @@ func (p *Parser) Parse(refr *url.URL, pageHost string) (r Referer, ok bool) {
 	}
 	r = Referer{Medium: e.medium, Source: e.source}
 	if len(e.params) > 0 && refr.RawQuery != "" {
-		q := refr.Query()
 		for _, name := range e.params {
-			if t := q.Get(name); t != "" {
+			if t := tp.QueryValue(refr.RawQuery, name); t != "" {
 				r.Term = t
 				break
 			}

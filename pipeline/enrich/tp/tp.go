@@ -293,6 +293,28 @@ func ParseQuery(q string) ([]Param, error) {
 	return out, nil
 }
 
+// QueryValue returns the first value of the named parameter in a raw
+// query string, as url.Values.Get would, without building the map: only
+// the matching value is unescaped. Pairs that do not unescape are skipped.
+func QueryValue(rawQuery, name string) string {
+	for rest := rawQuery; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, "&")
+		k, v, _ := strings.Cut(part, "=")
+		if strings.IndexByte(k, '%') < 0 && strings.IndexByte(k, '+') < 0 {
+			if k != name {
+				continue
+			}
+		} else if uk, err := unescape(k); err != nil || uk != name {
+			continue
+		}
+		if uv, err := unescape(v); err == nil {
+			return uv
+		}
+	}
+	return ""
+}
+
 func unescape(s string) (string, error) {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s, nil

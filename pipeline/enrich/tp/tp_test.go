@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -217,6 +218,23 @@ func FuzzFastBodyMatchesGeneric(f *testing.F) {
 			if !reflect.DeepEqual(fastEvs[i].Params, genEvs[i].Params) {
 				t.Fatalf("%q: event %d: fast %v generic %v", body, i, fastEvs[i].Params, genEvs[i].Params)
 			}
+		}
+	})
+}
+
+// FuzzQueryValue checks QueryValue against url.ParseQuery(...).Get for
+// well-formed query strings.
+func FuzzQueryValue(f *testing.F) {
+	f.Add("utm_source=a&utm_source=b&x=%20y", "utm_source")
+	f.Add("a%5Fb=1&a_b=2", "a_b")
+	f.Add("q=a+b&q", "q")
+	f.Fuzz(func(t *testing.T, q, name string) {
+		vals, err := url.ParseQuery(q)
+		if err != nil || strings.Contains(q, ";") {
+			return // url.ParseQuery drops whole malformed pairs; QueryValue skips them too, not compared
+		}
+		if got, want := QueryValue(q, name), vals.Get(name); got != want {
+			t.Fatalf("QueryValue(%q, %q) = %q, url.Values.Get = %q", q, name, got, want)
 		}
 	})
 }
