@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -55,7 +54,7 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 	c.inflight.Add(1)
 	defer c.inflight.Add(-1)
 
-	route, handle := c.route(r)
+	t := c.route(r)
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -65,17 +64,60 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 			panic(v)
 		}
 		c.m.panics.Inc()
-		c.m.request(route, http.StatusInternalServerError)
-		c.log.Error("bug: panic while serving a request; answered 500", "route", route, "panic", v, "stack", string(debug.Stack()))
+		c.m.request(t.label, http.StatusInternalServerError)
+		c.log.Error("bug: panic while serving a request; answered 500", "route", t.label, "panic", v, "stack", string(debug.Stack()))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	}()
-	code := handle(w, r)
-	c.m.request(route, code)
+	c.m.request(t.label, c.dispatch(w, r, t))
 }
 
-// route picks the handler for a request and its metric label. Custom paths
+// op is what a route does.
+type op int
+
+const (
+	opNotFound op = iota
+	opMethodNotAllowed
+	opPreflight
+	opHealth
+	opSinkHealth
+	opRobots
+	opTrack
+)
+
+// target is a routed request: its metric label, what to do, and for
+// tracking routes the standard path and kind. A plain value, so routing
+// allocates nothing.
+type target struct {
+	label string
+	op    op
+	path  string
+	kind  kind
+	allow string // for 405s
+}
+
+func (c *Collector) dispatch(w http.ResponseWriter, r *http.Request, t target) int {
+	switch t.op {
+	case opTrack:
+		return c.track(w, r, t.path, t.kind)
+	case opPreflight:
+		return c.preflight(w, r)
+	case opHealth:
+		return c.health(w, r)
+	case opSinkHealth:
+		return c.sinkHealth(w, r)
+	case opRobots:
+		return serveRobots(w, r)
+	case opMethodNotAllowed:
+		w.Header().Set("Allow", t.allow)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return http.StatusMethodNotAllowed
+	}
+	return notFound(w, r)
+}
+
+// route picks what serves a request and its metric label. Custom paths
 // are mapped onto standard ones first.
-func (c *Collector) route(r *http.Request) (string, func(http.ResponseWriter, *http.Request) int) {
+func (c *Collector) route(r *http.Request) target {
 	path := r.URL.Path
 	custom := false
 	if to, ok := c.paths[path]; ok {
@@ -88,48 +130,43 @@ func (c *Collector) route(r *http.Request) (string, func(http.ResponseWriter, *h
 		return l
 	}
 	if r.Method == http.MethodOptions {
-		return routeOptions, c.preflight
+		return target{label: routeOptions, op: opPreflight}
 	}
 	getOrHead := r.Method == http.MethodGet || r.Method == http.MethodHead
+	only := func(t target) target {
+		if !getOrHead {
+			return target{label: t.label, op: opMethodNotAllowed, allow: "GET, HEAD, OPTIONS"}
+		}
+		return t
+	}
 	switch path {
 	case "/health":
-		return routeHealth, methods(getOrHead, "GET, HEAD", c.health)
+		return only(target{label: routeHealth, op: opHealth})
 	case "/sink-health":
-		return routeSinkHealth, methods(getOrHead, "GET, HEAD", c.sinkHealth)
+		return only(target{label: routeSinkHealth, op: opSinkHealth})
 	case "/robots.txt":
-		return routeRobots, methods(getOrHead, "GET, HEAD", serveRobots)
+		return only(target{label: routeRobots, op: opRobots})
 	case PathPixel, PathIcePixel:
-		return label(routePixel), methods(getOrHead, "GET, HEAD", c.tracker(path, kindPixel))
+		return only(target{label: label(routePixel), op: opTrack, path: path, kind: kindPixel})
 	}
 	if strings.HasPrefix(path, "/r/") {
 		if !c.cfg.Redirect.Enabled || path != PathRedirect {
-			return routeOther, notFound
+			return target{label: routeOther, op: opNotFound}
 		}
-		return label(routeRedirect), methods(getOrHead, "GET, HEAD", c.tracker(path, kindRedirect))
+		return only(target{label: label(routeRedirect), op: opTrack, path: path, kind: kindRedirect})
 	}
 	if _, _, ok := twoSegments(path); ok {
 		switch {
 		case getOrHead:
-			return label(routeVendorGet), c.tracker(path, kindPixel)
+			return target{label: label(routeVendorGet), op: opTrack, path: path, kind: kindPixel}
 		case r.Method == http.MethodPost && path == PathTP2:
-			return label(routeTP2), c.tracker(path, kindPost)
+			return target{label: label(routeTP2), op: opTrack, path: path, kind: kindPost}
 		case r.Method == http.MethodPost:
-			return label(routeVendorPost), c.tracker(path, kindPost)
+			return target{label: label(routeVendorPost), op: opTrack, path: path, kind: kindPost}
 		}
-		return label(routeVendorPost), methods(false, "GET, HEAD, POST, OPTIONS", nil)
+		return target{label: label(routeVendorPost), op: opMethodNotAllowed, allow: "GET, HEAD, POST, OPTIONS"}
 	}
-	return routeOther, notFound
-}
-
-func methods(ok bool, allow string, h func(http.ResponseWriter, *http.Request) int) func(http.ResponseWriter, *http.Request) int {
-	if ok {
-		return h
-	}
-	return func(w http.ResponseWriter, _ *http.Request) int {
-		w.Header().Set("Allow", allow)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return http.StatusMethodNotAllowed
-	}
+	return target{label: routeOther, op: opNotFound}
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) int {
@@ -191,12 +228,6 @@ func allowOrigin(r *http.Request) []string {
 	}
 	first, _, _ := strings.Cut(o[0], " ")
 	return []string{first}
-}
-
-// tracker returns the handler of a tracking route; path is the standard
-// path recorded in the payload.
-func (c *Collector) tracker(path string, k kind) func(http.ResponseWriter, *http.Request) int {
-	return func(w http.ResponseWriter, r *http.Request) int { return c.track(w, r, path, k) }
 }
 
 func (c *Collector) track(w http.ResponseWriter, r *http.Request, path string, k kind) int {
@@ -537,20 +568,32 @@ func clientIP(r *http.Request) string {
 // parseIP accepts an address with or without a port.
 func parseIP(s string) (string, bool) {
 	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Is4() && a.Zone() == "" {
+			return s, true // already canonical: no need to format it again
+		}
 		return a.Unmap().String(), true
 	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Addr().Is4() {
+			return s[:strings.LastIndexByte(s, ':')], true
+		}
 		return ap.Addr().Unmap().String(), true
 	}
 	return "", false
 }
 
-// hostname strips the port from a Host value.
+// hostname strips the port (and IPv6 brackets) from a Host value.
 func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end > 0 {
+			return host[1:end]
+		}
+		return host[1:]
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if i := strings.IndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i+1:], ':') < 0 {
+		return host[:i]
+	}
+	return host
 }
 
 func lowerASCII(s string) string {

@@ -341,6 +341,17 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
+func TestHostname(t *testing.T) {
+	for in, want := range map[string]string{
+		"c.example.com": "c.example.com", "c.example.com:8080": "c.example.com", "[::1]:80": "::1", "[::1]": "::1",
+		"::1": "::1", "127.0.0.1:1": "127.0.0.1", "": "", "[bad": "bad", "a:": "a",
+	} {
+		if got := hostname(in); got != want {
+			t.Errorf("hostname(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestDoNotTrackCookie(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.DoNotTrackCookie = DoNotTrackConfig{Enabled: true, Name: "dnt", Value: "yes|1"}
