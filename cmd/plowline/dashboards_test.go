@@ -13,7 +13,7 @@ import (
 	"github.com/plowline/plowline/testkit"
 )
 
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runDashboardsCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = runMain(args, strings.NewReader(""), &out, &errb)
@@ -26,7 +26,7 @@ func TestDashboardsCloudWatchPutPrintsValidationMessages(t *testing.T) {
 		return []cwtest.Message{{DataPath: "/widgets/2/properties/metrics/1", Message: "The metric does not exist"}}, false
 	}
 	cwtest.SetEnv(t)
-	code, out, errOut := runCLI(t, "dashboards", "cloudwatch", "--put", "--name", "SnowPlow-test", "--region", "eu-west-1", "--endpoint", srv.URL)
+	code, out, errOut := runDashboardsCLI(t, "dashboards", "cloudwatch", "--put", "--name", "SnowPlow-test", "--region", "eu-west-1", "--endpoint", srv.URL)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -69,14 +69,14 @@ func TestDashboardsCloudWatchRejectedExitsNonZero(t *testing.T) {
 		return []cwtest.Message{{DataPath: "/widgets/0", Message: "Invalid widget"}}, true
 	}
 	cwtest.SetEnv(t)
-	code, out, errOut := runCLI(t, "dashboards", "cloudwatch", "--put", "--endpoint", srv.URL)
+	code, out, errOut := runDashboardsCLI(t, "dashboards", "cloudwatch", "--put", "--endpoint", srv.URL)
 	if code != 1 || !strings.Contains(out, "validation: /widgets/0: Invalid widget") || !strings.Contains(errOut, "rejected") {
 		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
 
 func TestDashboardsCloudWatchPrintsCommittedBody(t *testing.T) {
-	code, out, errOut := runCLI(t, "dashboards", "cloudwatch")
+	code, out, errOut := runDashboardsCLI(t, "dashboards", "cloudwatch")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -91,10 +91,10 @@ func TestDashboardsCloudWatchPrintsCommittedBody(t *testing.T) {
 
 func TestDashboardsGenerateAndCheck(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, errOut := runCLI(t, "dashboards", "generate", "--out", dir, "--check"); code != 1 {
+	if code, _, errOut := runDashboardsCLI(t, "dashboards", "generate", "--out", dir, "--check"); code != 1 {
 		t.Fatalf("--check on an empty directory: exit %d, want 1 (%s)", code, errOut)
 	}
-	code, out, errOut := runCLI(t, "dashboards", "generate", "--out", dir, "--runbook-url", "https://runbooks.example/plowline")
+	code, out, errOut := runDashboardsCLI(t, "dashboards", "generate", "--out", dir, "--runbook-url", "https://runbooks.example/plowline")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -108,11 +108,11 @@ func TestDashboardsGenerateAndCheck(t *testing.T) {
 	if !strings.Contains(string(rules), "https://runbooks.example/plowline/PlowlineEventsLost.md") {
 		t.Error("--runbook-url not applied")
 	}
-	if code, _, errOut := runCLI(t, "dashboards", "generate", "--out", dir, "--check", "--runbook-url", "https://runbooks.example/plowline"); code != 0 {
+	if code, _, errOut := runDashboardsCLI(t, "dashboards", "generate", "--out", dir, "--check", "--runbook-url", "https://runbooks.example/plowline"); code != 0 {
 		t.Errorf("--check right after generating: exit %d (%s)", code, errOut)
 	}
 	// The repository itself must be up to date (make dashboards was run).
-	if code, out, errOut := runCLI(t, "dashboards", "generate", "--out", testkit.RepoRoot(t), "--check"); code != 0 {
+	if code, out, errOut := runDashboardsCLI(t, "dashboards", "generate", "--out", testkit.RepoRoot(t), "--check"); code != 0 {
 		t.Errorf("repository out of date; run make dashboards\n%s%s", out, errOut)
 	}
 }
@@ -129,7 +129,7 @@ func TestDashboardsRefusesBadFlags(t *testing.T) {
 		{[]string{"dashboards", "generate", "--config", "/nonexistent/exporter.yaml"}, "/nonexistent/exporter.yaml"},
 		{[]string{"dashboards", "nope"}, `"nope"`},
 	} {
-		code, _, errOut := runCLI(t, c.args...)
+		code, _, errOut := runDashboardsCLI(t, c.args...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", c.args, code, errOut, c.want)
 		}
@@ -151,7 +151,7 @@ func TestDashboardsGenerateFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	if code, _, errOut := runCLI(t, "dashboards", "generate", "--config", path, "--out", out); code != 0 {
+	if code, _, errOut := runDashboardsCLI(t, "dashboards", "generate", "--config", path, "--out", out); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	stages, err := os.ReadFile(filepath.Join(out, "dashboards", "grafana", "plowline-stages.json"))
@@ -176,7 +176,7 @@ func TestDashboardsGenerateFromConfig(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := runCLI(t, "dashboards", "generate", "--config", path, "--out", out)
+	code, _, errOut := runDashboardsCLI(t, "dashboards", "generate", "--config", path, "--out", out)
 	if code != 2 || !strings.Contains(errOut, "good_table") {
 		t.Errorf("topology without good_table: exit %d, stderr %q", code, errOut)
 	}
