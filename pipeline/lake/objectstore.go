@@ -66,7 +66,11 @@ func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
 		db.Close()
 		return nil, fmt.Errorf("listening for the embedded object store: %w", err)
 	}
-	faker := gofakes3.New(backend, gofakes3.WithAutoBucket(false), gofakes3.WithLogger(gofakes3.DiscardLog()))
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "object-store")
+	faker := gofakes3.New(backend, gofakes3.WithAutoBucket(false), gofakes3.WithLogger(fakeS3Log{log}))
 	l := &LocalS3{
 		db:       db,
 		ln:       ln,
@@ -75,15 +79,29 @@ func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
 		srv: &http.Server{
 			Handler:           faker.Server(),
 			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}
 	go func() {
 		defer close(l.done)
-		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && log != nil {
+		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("embedded object store stopped", "err", err)
 		}
 	}()
 	return l, nil
+}
+
+// fakeS3Log sends gofakes3's errors and warnings to slog; its request
+// chatter is dropped.
+type fakeS3Log struct{ log *slog.Logger }
+
+func (f fakeS3Log) Print(level gofakes3.LogLevel, v ...any) {
+	switch level {
+	case gofakes3.LogErr:
+		f.log.Error(fmt.Sprint(v...))
+	case gofakes3.LogWarn:
+		f.log.Warn(fmt.Sprint(v...))
+	}
 }
 
 // Endpoint returns the server's base URL (http://127.0.0.1:PORT).

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,6 +49,9 @@ func BenchmarkPipeline(b *testing.B) {
 	cfg.DataDir = dir
 	cfg.CollectorAddress, cfg.WebAddress = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.BufferInterval = time.Second
+	if testing.Verbose() {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	p, err := Start(cfg)
 	if err != nil {
 		b.Fatal(err)
