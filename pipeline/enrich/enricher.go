@@ -308,7 +308,7 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 	ev := &s.ev
 	s.collectorMs = clampMillis(cp.Timestamp)
 	ev[event.CollectorTstamp] = formatMillis(s.collectorMs)
-	ev[event.EtlTstamp] = now.Format(event.TimestampLayout)
+	ev[event.EtlTstamp] = formatMillis(now.UnixMilli())
 	ev[event.VCollector] = cp.Collector
 	ev[event.VEtl] = e.vEtl
 	ev[event.Useragent] = cp.UserAgent
@@ -488,7 +488,7 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 		}
 	}
 	if e.ua != nil && ev[event.Useragent] != "" {
-		ev[event.DerivedContexts] = derivedContexts(e.ua.SelfDescribing(ev[event.Useragent]))
+		ev[event.DerivedContexts] = e.ua.DerivedContexts(ev[event.Useragent])
 	}
 	if e.cfg.Enrichments.AnonIP.Enabled && ev[event.UserIPAddress] != "" {
 		ev[event.UserIPAddress] = anonymize(ev[event.UserIPAddress], e.cfg.Enrichments.AnonIP.IPv4Octets, e.cfg.Enrichments.AnonIP.IPv6Segments)
@@ -496,26 +496,6 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 	if e.fpExclude != nil {
 		ev[event.EventFingerprint] = fingerprint(raw.Params, e.fpExclude)
 	}
-}
-
-const derivedWrapper = `{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[`
-
-func derivedContexts(items ...[]byte) string {
-	n := len(derivedWrapper) + 2
-	for _, it := range items {
-		n += len(it) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(derivedWrapper)
-	for i, it := range items {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(it)
-	}
-	b.WriteString("]}")
-	return b.String()
 }
 
 // fingerprint is Snowplow's event_fingerprint: the MD5 (hex) of the

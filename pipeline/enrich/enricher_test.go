@@ -631,3 +631,12 @@ func TestProcessKeepsOrderWithWorkers(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatMillisMatchesTimeFormat(t *testing.T) {
+	for _, ms := range []int64{0, 1, 999, 1000, 1764151200123, 951782400000 /* 2000-02-29 */, maxMillis, 253402300799000, 86399999} {
+		want := time.UnixMilli(ms).UTC().Format(event.TimestampLayout)
+		if got := formatMillis(ms); got != want {
+			t.Errorf("formatMillis(%d) = %q, want %q", ms, got, want)
+		}
+	}
+}

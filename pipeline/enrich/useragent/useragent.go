@@ -98,21 +98,37 @@ func (p *Parser) Parse(agent string) Context {
 	}
 }
 
+// ContextsSchema is the wrapper of the derived_contexts field.
+const ContextsSchema = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+
+type entry struct {
+	sd       []byte // {"schema":...,"data":{...}}
+	contexts string // the contexts wrapper holding only sd
+}
+
+func (p *Parser) entry(agent string) *entry {
+	if v, ok := p.cache.Get(agent); ok {
+		return v.(*entry)
+	}
+	data, _ := json.Marshal(p.Parse(agent)) // plain strings: cannot fail
+	sd := make([]byte, 0, len(data)+len(Schema)+24)
+	sd = append(sd, `{"schema":"`+Schema+`","data":`...)
+	sd = append(sd, data...)
+	sd = append(sd, '}')
+	e := &entry{sd: sd, contexts: `{"schema":"` + ContextsSchema + `","data":[` + string(sd) + `]}`}
+	p.cache.Add(agent, e)
+	return e
+}
+
 // SelfDescribing returns the agent's context as a self-describing JSON
 // object ({"schema":...,"data":{...}}), rendered once per distinct agent.
 // The slice is shared between callers: never modify it.
-func (p *Parser) SelfDescribing(agent string) []byte {
-	if v, ok := p.cache.Get(agent); ok {
-		return v.([]byte)
-	}
-	data, _ := json.Marshal(p.Parse(agent)) // plain strings: cannot fail
-	out := make([]byte, 0, len(data)+len(Schema)+24)
-	out = append(out, `{"schema":"`+Schema+`","data":`...)
-	out = append(out, data...)
-	out = append(out, '}')
-	p.cache.Add(agent, out)
-	return out
-}
+func (p *Parser) SelfDescribing(agent string) []byte { return p.entry(agent).sd }
+
+// DerivedContexts returns a derived_contexts value (a contexts 1-0-1
+// wrapper) holding only the agent's context, rendered once per agent: the
+// enricher's only derived context, so the common case needs no assembly.
+func (p *Parser) DerivedContexts(agent string) string { return p.entry(agent).contexts }
 
 // CacheLen reports how many agents are cached (tests, diagnostics).
 func (p *Parser) CacheLen() int { return p.cache.Len() }
