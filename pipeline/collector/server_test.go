@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,4 +208,109 @@ func FuzzRequest(f *testing.F) {
 		h.good.set(func(s *recordingSink) { s.recs = nil })
 		h.bad.set(func(s *recordingSink) { s.recs = nil })
 	})
+}
+
+// TestHostileTrafficDoesNotCostOthersTheirData runs well-formed tracker
+// requests concurrently with garbage, oversized and stalled ones, and
+// checks that every well-formed request answered 200 has its payload,
+// intact, exactly once.
+func TestHostileTrafficDoesNotCostOthersTheirData(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Limits.MaxHeaderBytes = 4096
+	cfg.Limits.MaxBodyBytes = 16 << 10
+	cfg.Limits.ReadHeaderTimeout = 300 * time.Millisecond
+	h := newHarness(t, func(c *Config) { *c = cfg; c.Sink.Type = "memory" })
+	addr := h.serve(cfg)
+
+	hostile := []string{
+		"GET /i HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20000) + "\r\n\r\n",
+		"POST " + PathTP2 + " HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n{",
+		"POST " + PathTP2 + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"\x00\x01\x02 garbage \xff\r\n\r\n",
+		"GET /i?\xff\xfe HTTP/1.1\r\nHost: x\r\nCookie: sp=\"\r\n\r\n",
+		"GET /i HTTP/1.1\r\nHost: x\r\n",                                                      // stalls
+		"POST " + PathTP2 + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"schema\":", // truncated
+	}
+	stop := make(chan struct{})
+	var hw sync.WaitGroup
+	for i := range 4 {
+		hw.Add(1)
+		go func() {
+			defer hw.Done()
+			for j := i; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				conn, err := net.Dial("tcp", addr)
+				if err != nil {
+					continue
+				}
+				conn.SetDeadline(time.Now().Add(2 * time.Second))
+				io.WriteString(conn, hostile[j%len(hostile)])
+				if tc, ok := conn.(*net.TCPConn); ok && j%2 == 0 {
+					tc.CloseWrite()
+				}
+				io.Copy(io.Discard, conn)
+				conn.Close()
+			}
+		}()
+	}
+
+	const workers, perWorker = 4, 50
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	var gw sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range workers {
+		gw.Add(1)
+		go func() {
+			defer gw.Done()
+			for i := range perWorker {
+				marker := fmt.Sprintf("w%d-%d", w, i)
+				body := strings.Replace(tp2Body, `"pv"`, `"pv","tid":"`+marker+`"`, 1)
+				resp, err := client.Post("http://"+addr+PathTP2+"?m="+marker, "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Errorf("%s: %v", marker, err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: %d", marker, resp.StatusCode)
+					continue
+				}
+				mu.Lock()
+				accepted[marker] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	gw.Wait()
+	close(stop)
+	hw.Wait()
+
+	seen := map[string]int{}
+	for _, p := range h.payloads() {
+		m, ok := strings.CutPrefix(p.Querystring, "m=")
+		if !ok {
+			continue
+		}
+		if !strings.Contains(p.Body, `"tid":"`+m+`"`) {
+			t.Fatalf("payload for %s carries another body: %q", m, p.Body)
+		}
+		seen[m]++
+	}
+	for m := range accepted {
+		if seen[m] != 1 {
+			t.Errorf("accepted request %s has %d payloads", m, seen[m])
+		}
+	}
+	if len(accepted) != workers*perWorker {
+		t.Errorf("%d of %d well-formed requests accepted", len(accepted), workers*perWorker)
+	}
+	if h.metric("plowline_collector_panics_total") != 0 {
+		t.Error("a request panicked")
+	}
 }
