@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -95,6 +96,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	faultSeed := fs.Uint64("fault.seed", 1, "`seed` choosing which records a fault hits (same seed, same records)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", time.Minute, "how long SIGINT/SIGTERM may take to drain every buffer into the warehouse (`duration`)")
 	logLevel := fs.String("log.level", "info", "log `level`: debug, info, warn or error")
+	configFile := fs.String("config", "", "YAML `file` with the same settings as these flags (keys below); flags given explicitly win")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: plowline run [flags]
 
@@ -115,6 +117,7 @@ twice. A kill -9 loses what was only in memory (see README).
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nConfiguration file (--config); every key is optional:\n\n%s", local.FileConfigReference)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -123,6 +126,50 @@ Flags:
 		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))}
 	}
 	usageErr := func(format string, a ...any) error { return &exitError{code: 2, err: fmt.Errorf(format, a...)} }
+	if *configFile != "" {
+		fc, err := local.LoadFileConfig(*configFile)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		str := func(name string, dst *string, v string) {
+			if !set[name] && v != "" {
+				*dst = v
+			}
+		}
+		str("data-dir", dataDir, fc.DataDir)
+		str("collector.listen-address", collectorAddr, fc.CollectorListenAddress)
+		str("web.listen-address", webAddr, fc.WebListenAddress)
+		str("collector.config", collectorConfig, fc.CollectorConfig)
+		str("enrich.config", enrichConfig, fc.EnrichConfig)
+		str("pseudonymize.allowlist", allowlistFile, fc.Allowlist)
+		str("lake.buffer-size", bufSize, fc.Lake.BufferSize)
+		if !set["lake.buffer-interval"] && fc.Lake.BufferInterval != 0 {
+			*bufInterval = fc.Lake.BufferInterval
+		}
+		if !set["stream.capacity"] && fc.StreamCapacity != 0 {
+			*capacity = fc.StreamCapacity
+		}
+		if !set["shutdown-timeout"] && fc.ShutdownTimeout != 0 {
+			*shutdownTimeout = fc.ShutdownTimeout
+		}
+		if !set["demo"] && fc.Demo.Enabled != nil {
+			*demoOn = *fc.Demo.Enabled
+		}
+		if !set["demo.rate"] && fc.Demo.Rate != 0 {
+			*demoRate = fc.Demo.Rate
+		}
+		if !set["demo.invalid-fraction"] && fc.Demo.InvalidFraction != nil {
+			*demoInvalid = *fc.Demo.InvalidFraction
+		}
+		if !set["fault"] {
+			faults = append(faults, fc.Faults...)
+		}
+		if !set["fault.seed"] && fc.FaultSeed != nil {
+			*faultSeed = *fc.FaultSeed
+		}
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

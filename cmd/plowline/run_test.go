@@ -78,3 +78,34 @@ func TestDockerfileRunsPlowlineRunWithItsFlags(t *testing.T) {
 		t.Fatalf("CMD flags not accepted by plowline run: exit %d, %s", code, stderr.String())
 	}
 }
+
+// TestRunConfigFileUnderFlags: --config supplies settings, explicit flags
+// win, unknown keys and bad values are refused by name.
+func TestRunConfigFileUnderFlags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "run.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	run := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := runMain(append([]string{"run"}, args...), nil, &stdout, &stderr)
+		return code, stderr.String()
+	}
+	if code, errOut := run("--config", write("lake:\n  buffer_sise: 1MiB\n")); code != 2 || !strings.Contains(errOut, "buffer_sise") {
+		t.Errorf("unknown key: exit %d, %s", code, errOut)
+	}
+	if code, errOut := run("--config", write("stream_capacity: -1\ndata_dir: d\n")); code != 2 || !strings.Contains(errOut, "--stream.capacity -1") {
+		t.Errorf("bad value from the file: exit %d, %s", code, errOut)
+	}
+	// The flag wins over the file's bad value.
+	if code, errOut := run("--config", write("stream_capacity: -1\ndata_dir: d\n"), "--stream.capacity", "5", "--log.level", "x"); code != 2 || !strings.Contains(errOut, `--log.level "x"`) {
+		t.Errorf("explicit flag did not win: exit %d, %s", code, errOut)
+	}
+	if code, errOut := run("--config", write("faults: [\"explode 1 collector>raw-good\"]\n")); code != 2 || !strings.Contains(errOut, `action "explode"`) {
+		t.Errorf("fault from the file: exit %d, %s", code, errOut)
+	}
+}
