@@ -347,6 +347,12 @@ func (c Config) Validate() error {
 	if l.MaxRecordBytes < minRecordBytes {
 		bad("limits.max_record_bytes", l.MaxRecordBytes, fmt.Sprintf("must be at least %d", minRecordBytes))
 	}
+	// Kinesis takes records up to 1 MiB including the partition key (at
+	// most 256 bytes here); a larger limit would make the sink refuse
+	// records the collector accepted, and trackers retry them forever.
+	if c.Sink.Type == "kinesis" && l.MaxRecordBytes > 1<<20-256 {
+		bad("limits.max_record_bytes", l.MaxRecordBytes, fmt.Sprintf("must be at most %d with the kinesis sink (1 MiB less the partition key)", 1<<20-256))
+	}
 	if l.MaxHeaderBytes < 1024 {
 		bad("limits.max_header_bytes", l.MaxHeaderBytes, "must be at least 1024")
 	}
