@@ -72,6 +72,13 @@ func overview(o Options) *dashboard.DashboardBuilder {
 	for _, n := range o.Nodes {
 		funnel = append(funnel, pq{expr: fmt.Sprintf("max(%s)", sel(mn.NodeEvents, fmt.Sprintf("node=%q", n))), legend: n, instant: true})
 	}
+	d = d.WithRow(row("Alerts")).
+		WithPanel(withProm(tablePanel("plowline alerts pending or firing",
+			"Every plowline alert active now, with its severity and the stage (component) it is about; each has a runbook (link above).", "short", 24, 6).
+			Links(links(dashboard.NewDashboardLinkBuilder("Runbooks").Type(dashboard.DashboardLinkTypeLink).Url(o.Alerts.RunbookIndexURL()).TargetBlank(true))),
+			pq{expr: fmt.Sprintf(`sort_desc(max by (alertname, alertstate, severity, component) (%s))`, sel(mn.PrometheusAlerts, `alertname=~"Plowline.*"`)),
+				legend: "{{alertname}}", instant: true}))
+
 	d = d.WithRow(row("Funnel: events per stage")).
 		WithPanel(withProm(barPanel("Events per stage", "plowline_node_events: what each node counted in "+win+
 			", in pipeline order. A bar much shorter than the one above it is where events fall off.", "short", 12, 10+uint32(len(funnel)/3)),
