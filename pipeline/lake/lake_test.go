@@ -424,3 +424,31 @@ func TestLocalS3RefusesASecondProcessOnTheSameDataDir(t *testing.T) {
 		t.Fatalf("second store on the same directory: %v", err)
 	}
 }
+
+// TestLoaderRecordsUnreadableObjectsAndMovesOn: a corrupt object cannot
+// block the queue; it becomes one generic_error bad row naming it.
+func TestLoaderRecordsUnreadableObjectsAndMovesOn(t *testing.T) {
+	dir := t.TempDir()
+	s := startS3(t, dir)
+	wh, _ := OpenWarehouse(filepath.Join(dir, "w.db"))
+	defer wh.Close()
+	ld, _ := NewLoader(LoaderConfig{Bucket: testBucket}, wh, s.Client(), nil, nil)
+	if _, err := s.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(testBucket),
+		Key: aws.String(PrefixOutput + "2026/11/26/00/corrupt.gz"), Body: strings.NewReader("not gzip at all")}); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := NewWriter(DefaultWriterConfig(testBucket, PrefixOutput, "d"), s.Client(), nil, nil)
+	w.Put(context.Background(), records(tsvLine("after-corrupt")))
+	w.Close(context.Background())
+	ld.Scan(context.Background())
+	ld.Notify(PrefixOutput + "gone.gz") // notified, then never there
+	if n, err := ld.LoadPending(context.Background()); err != nil || n != 3 {
+		t.Fatalf("LoadPending = %d, %v; want the corrupt, the missing and the good object handled", n, err)
+	}
+	if got := count(t, wh, "SELECT COUNT(*) FROM gitlab_events WHERE event_id = 'after-corrupt'"); got != 1 {
+		t.Error("the object after the corrupt one was not loaded")
+	}
+	if got := count(t, wh, "SELECT COUNT(*) FROM gitlab_bad_events WHERE jsontext LIKE '%generic_error%' AND (jsontext LIKE '%corrupt.gz%' OR jsontext LIKE '%gone.gz%')"); got != 2 {
+		t.Errorf("%d generic_error rows name the unreadable objects, want 2", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -270,7 +271,16 @@ func (l *Loader) loadObject(ctx context.Context, key string) error {
 		// seen without touching the database.
 		return nil
 	}
+	uploadedAt := l.cfg.Now().UTC().Format(event.TimestampLayout)
 	data, err := l.fetch(ctx, key)
+	var unreadable *unreadableError
+	if errors.As(err, &unreadable) {
+		// Retrying cannot help and would block every later object: the
+		// object is recorded as loaded with one generic_error bad row
+		// saying why, so it is visible in the warehouse, not lost.
+		l.log.Error("object cannot be loaded; recorded as a generic_error bad row", "key", key, "err", err)
+		return l.recordUnreadable(ctx, key, r, err, uploadedAt)
+	}
 	if err != nil {
 		return err
 	}
@@ -278,7 +288,6 @@ func (l *Loader) loadObject(ctx context.Context, key string) error {
 	if l.cfg.LineFilter != nil {
 		lines = l.cfg.LineFilter(r, lines)
 	}
-	uploadedAt := l.cfg.Now().UTC().Format(event.TimestampLayout)
 
 	tx, err := l.wh.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -312,8 +321,41 @@ func (l *Loader) loadObject(ctx context.Context, key string) error {
 	return nil
 }
 
+// unreadableError is an object that exists but can never be loaded
+// (corrupt gzip), or that is gone.
+type unreadableError struct{ err error }
+
+func (e *unreadableError) Error() string { return e.err.Error() }
+func (e *unreadableError) Unwrap() error { return e.err }
+
+func (l *Loader) recordUnreadable(ctx context.Context, key string, r Route, cause error, uploadedAt string) error {
+	tx, err := l.wh.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", key, err)
+	}
+	defer tx.Rollback()
+	row := badrow.NewGenericError(LoaderProcessor, l.cfg.Now(), []string{cause.Error()}, "s3://"+l.cfg.Bucket+"/"+key).Marshal()
+	if _, err := l.insertBad(ctx, tx, [][]byte{row}, uploadedAt); err != nil {
+		return fmt.Errorf("recording unreadable %s: %w", key, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+TableLoaded+" (object_key, table_name, rows_loaded, lines_rejected, loaded_at) VALUES (?, ?, 0, 1, ?)",
+		key, r.Table, uploadedAt); err != nil {
+		return fmt.Errorf("recording unreadable %s: %w", key, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recording unreadable %s: %w", key, err)
+	}
+	l.rows.WithLabelValues(TableBadEvents).Inc()
+	l.rejected.WithLabelValues(r.Table).Inc()
+	return nil
+}
+
 func (l *Loader) fetch(ctx context.Context, key string) ([]byte, error) {
 	out, err := l.store.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(l.cfg.Bucket), Key: aws.String(key)})
+	var missing *types.NoSuchKey
+	if errors.As(err, &missing) {
+		return nil, &unreadableError{fmt.Errorf("s3://%s/%s vanished before it was loaded: %w", l.cfg.Bucket, key, err)}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("getting s3://%s/%s: %w", l.cfg.Bucket, key, err)
 	}
@@ -332,12 +374,12 @@ func (l *Loader) fetch(ctx context.Context, key string) ([]byte, error) {
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)
+		return nil, &unreadableError{fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)}
 	}
 	var data bytes.Buffer
 	data.Grow(4 * len(raw))
 	if _, err := data.ReadFrom(zr); err != nil {
-		return nil, fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)
+		return nil, &unreadableError{fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)}
 	}
 	return data.Bytes(), nil
 }
