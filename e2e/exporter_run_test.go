@@ -251,3 +251,56 @@ func TestExporterReconcilesPlowlineRun(t *testing.T) {
 		}
 	})
 }
+
+// metricValue reads one sample's value from a /metrics text page.
+func metricValue(t *testing.T, metricsURL, name, labels string) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, name+labels+" ") {
+			v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// TestExporterCanaryThroughPlowlineRun: the canary's synthetic event goes
+// through the real collector, enricher, pseudonymizer, object store and
+// loader, and is found at S3 and in the warehouse with a latency.
+func TestExporterCanaryThroughPlowlineRun(t *testing.T) {
+	t.Setenv("PLOWLINE_EXPORTER_CANARY", "2s")
+	r, _ := startRunWithExporter(t)
+	defer r.stop(t)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		s3Seen, _ := metricValue(t, r.MetricsURL, metricname.CanarySeen.Name, `{stage="s3"}`)
+		whSeen, _ := metricValue(t, r.MetricsURL, metricname.CanarySeen.Name, `{stage="warehouse"}`)
+		if s3Seen >= 1 && whSeen >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("canary not seen at s3 (%v) and warehouse (%v) within 40s:\n%s", s3Seen, whSeen, r.Proc.Output())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, stage := range []string{"collector", "s3", "warehouse"} {
+		lat, ok := metricValue(t, r.MetricsURL, metricname.CanaryLatency.Name, `{stage="`+stage+`"}`)
+		if !ok || lat <= 0 || lat > 30 {
+			t.Errorf("canary latency at %s = %v (present %v)", stage, lat, ok)
+		}
+		if lost, _ := metricValue(t, r.MetricsURL, metricname.CanaryLost.Name, `{stage="`+stage+`"}`); lost != 0 {
+			t.Errorf("canary lost at %s: %v", stage, lost)
+		}
+	}
+	s3Lat, _ := metricValue(t, r.MetricsURL, metricname.CanaryLatency.Name, `{stage="s3"}`)
+	whLat, _ := metricValue(t, r.MetricsURL, metricname.CanaryLatency.Name, `{stage="warehouse"}`)
+	t.Logf("canary latency: s3 %.2fs, warehouse %.2fs", s3Lat, whLat)
+}

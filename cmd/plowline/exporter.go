@@ -39,7 +39,7 @@ const (
 	envRunWindow   = "PLOWLINE_EXPORTER_WINDOW"   // default 1m
 	envRunInterval = "PLOWLINE_EXPORTER_INTERVAL" // default 5s
 	envRunBudget   = "PLOWLINE_EXPORTER_BUDGET"   // default 30s
-	envRunCanary   = "PLOWLINE_EXPORTER_CANARY"   // "1" sends a canary event every minute
+	envRunCanary   = "PLOWLINE_EXPORTER_CANARY"   // a duration (or "1" for 1m): send a canary event that often
 )
 
 // startRunExporter runs the exporter over plowline run's own pipeline:
@@ -60,8 +60,15 @@ func startRunExporter(_ context.Context, info local.Info, mux *http.ServeMux, re
 			*d.to = parsed
 		}
 	}
-	if os.Getenv(envRunCanary) == "1" {
-		o.CollectorURL = info.CollectorURL
+	if v := os.Getenv(envRunCanary); v != "" && v != "0" {
+		o.CollectorURL, o.CanaryInterval = info.CollectorURL, time.Minute
+		if v != "1" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return nil, fmt.Errorf("$%s %q: want 1 (every minute) or an interval of at least 1s", envRunCanary, v)
+			}
+			o.CanaryInterval = d
+		}
 	}
 	cfg := config.Local(o)
 	exp, err := exporter.NewWithOptions(cfg, reg, log, exporter.Options{Version: version})

@@ -117,6 +117,8 @@ type LocalOptions struct {
 	DataDir string
 	// CollectorURL is the collector's base URL (for the canary; empty: no canary).
 	CollectorURL string
+	// CanaryInterval is how often the canary sends (default 1m).
+	CanaryInterval time.Duration
 	// MetricsURL is the /metrics of the process running the pipeline.
 	MetricsURL string
 	// S3Endpoint and Bucket are the embedded object store.
@@ -207,7 +209,10 @@ func Local(o LocalOptions) Config {
 		},
 	}
 	if o.CollectorURL != "" {
-		c.Canary = &Canary{CollectorURL: o.CollectorURL, Interval: time.Minute, Deadline: 5 * time.Minute, Stages: []CanaryStage{
+		if o.CanaryInterval == 0 {
+			o.CanaryInterval = time.Minute
+		}
+		c.Canary = &Canary{CollectorURL: o.CollectorURL, Interval: o.CanaryInterval, Deadline: max(5*time.Minute, 3*o.CanaryInterval), Stages: []CanaryStage{
 			{Name: "s3", Source: "lake", Node: "s3:good"},
 			{Name: "warehouse", Source: "warehouse", Node: "warehouse:good"},
 		}}
