@@ -230,3 +230,39 @@ func TestPseudonymCacheIsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestNextSpecial checks the SWAR scan against a byte-by-byte one for every
+// position of every special byte in words of varied content.
+func TestNextSpecial(t *testing.T) {
+	fill := []byte("abcdefghijklmnopqrstuvwxyz\x7f\x80\xff é!#")
+	for n := 0; n < 40; n++ {
+		for pos := 0; pos <= n; pos++ {
+			for _, sp := range []byte{'"', '\\', 0x00, 0x1f, '\n'} {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = fill[(i*7+n)%len(fill)]
+				}
+				want := n
+				if pos < n {
+					b[pos] = sp
+					want = pos
+				}
+				for start := 0; start <= n; start++ {
+					w := want
+					if start > want {
+						w = n
+						for k := start; k < n; k++ {
+							if c := b[k]; c == '"' || c == '\\' || c < 0x20 {
+								w = k
+								break
+							}
+						}
+					}
+					if got := nextSpecial(b, start); got != w {
+						t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, start, got, w)
+					}
+				}
+			}
+		}
+	}
+}

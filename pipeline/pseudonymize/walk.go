@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -345,15 +346,11 @@ func scanString(src []byte, i int) (int, bool, error) {
 	esc := false
 	j := i + 1
 	for {
-		// Skip 8 plain bytes at a time: none is '"', '\\' or a control character.
-		for j+8 <= len(src) && !special8(binary.LittleEndian.Uint64(src[j:])) {
-			j += 8
-		}
+		j = nextSpecial(src, j)
 		if j >= len(src) {
 			return j, esc, jsonErr(i, "unterminated string")
 		}
-		c := src[j]
-		switch {
+		switch c := src[j]; {
 		case c == '"':
 			return j + 1, esc, nil
 		case c == '\\':
@@ -372,10 +369,8 @@ func scanString(src []byte, i int) (int, bool, error) {
 			default:
 				return j, esc, jsonErr(j, "invalid escape")
 			}
-		case c < 0x20:
+		default: // a control character
 			return j, esc, jsonErr(j, "control character in a string")
-		default:
-			j++
 		}
 	}
 }
@@ -385,12 +380,29 @@ const (
 	highs = 0x8080808080808080
 )
 
-// special8 reports whether any of the 8 bytes in x is '"', '\\' or below
-// 0x20 (the classic SWAR zero-byte and less-than tests, exact for existence).
-func special8(x uint64) bool {
-	quote := x ^ (ones * '"')
-	bslash := x ^ (ones * '\\')
-	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(bslash-ones)&^bslash)&highs != 0
+// nextSpecial returns the index of the first byte at or after j that is
+// '"', '\\' or a control character, or len(src). It tests 8 bytes at a time
+// (SWAR): the classic zero-byte and less-than masks flag the first matching
+// byte exactly (borrows only corrupt bytes above it), so its position is
+// the lowest set bit.
+func nextSpecial(src []byte, j int) int {
+	for j+8 <= len(src) {
+		x := binary.LittleEndian.Uint64(src[j:])
+		quote := x ^ (ones * '"')
+		bslash := x ^ (ones * '\\')
+		m := ((x - ones*0x20) &^ x) | ((quote - ones) &^ quote) | ((bslash - ones) &^ bslash)
+		if m &= highs; m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(src) {
+		if c := src[j]; c == '"' || c == '\\' || c < 0x20 {
+			return j
+		}
+		j++
+	}
+	return j
 }
 
 func isHex4(b []byte) bool {
