@@ -60,6 +60,13 @@ func (g *gen) secretNumber() json.Number {
 	return json.Number(s)
 }
 
+// also records a value built from secrets (a query string, base64, a
+// body) as one that must not survive in clear either.
+func (g *gen) also(s string) string {
+	g.g.secrets = append(g.g.secrets, s)
+	return s
+}
+
 func (g *gen) keep(s string) string {
 	if len(s) >= 4 {
 		g.g.kept = append(g.g.kept, s)
@@ -174,7 +181,7 @@ func (g *gen) rawRequest(qsKey string) map[string]any {
 			map[string]any{"name": "e", "value": "pv"},
 			map[string]any{"name": "uid", "value": uid},
 			map[string]any{"name": "url", "value": url},
-			map[string]any{"name": "ue_px", "value": base64.URLEncoding.EncodeToString([]byte(g.secret()))},
+			map[string]any{"name": "ue_px", "value": g.also(base64.URLEncoding.EncodeToString([]byte(g.secret())))},
 		},
 		"contentType":   "application/json",
 		"body":          body,
@@ -233,7 +240,7 @@ func (g *gen) badRow() {
 		row = g.sd(v+"size_violation/jsonschema/1-0-0", map[string]any{
 			"processor": g.processor(),
 			"failure":   failure(map[string]any{"maximumAllowedSizeBytes": 1000, "actualSizeBytes": 2000, "expectation": g.keep("stream limit")}),
-			"payload":   "GET /i?uid=" + g.secret() + "&url=" + g.secret(),
+			"payload":   g.also("GET /i?uid=" + g.secret() + "&url=" + g.secret()),
 		})
 	case 3:
 		row = g.sd(v+"schema_violations/jsonschema/2-0-0", map[string]any{
@@ -256,7 +263,7 @@ func (g *gen) badRow() {
 		row = g.sd(v+"collector_payload_format_violation/jsonschema/1-0-0", map[string]any{
 			"processor": g.processor(),
 			"failure":   failure(map[string]any{"loader": "thrift", "message": map[string]any{"error": g.secret(), "payloadField": "querystring"}}),
-			"payload":   base64.StdEncoding.EncodeToString([]byte(g.secret())),
+			"payload":   g.also(base64.StdEncoding.EncodeToString([]byte(g.secret()))),
 		})
 	}
 	g.g.line = marshal(row)

@@ -148,3 +148,40 @@ func isLowerHex(b []byte) bool {
 	}
 	return true
 }
+
+// TestLeakCheckCanFail guards the property test itself: under an allowlist
+// that keeps whole GitLab contexts and raw request bodies, the same search
+// must find the generator's values in the output.
+func TestLeakCheckCanFail(t *testing.T) {
+	a, err := ParseAllowlist([]byte(`
+fields: [app_id, event_id, collector_tstamp]
+schemas:
+  iglu:com.gitlab/gitlab_standard/jsonschema/1-*-*: [$]
+  iglu:com.snowplowanalytics.snowplow.badrows/tracker_protocol_violations/jsonschema/1-*-*: [payload]
+  iglu:com.snowplowanalytics.snowplow.badrows/adapter_failures/jsonschema/1-*-*: [payload]
+  iglu:com.snowplowanalytics.snowplow.badrows/schema_violations/jsonschema/2-*-*: [payload]
+  iglu:com.snowplowanalytics.snowplow.badrows/size_violation/jsonschema/1-*-*: [payload]
+  iglu:com.snowplowanalytics.snowplow.badrows/collector_payload_format_violation/jsonschema/1-*-*: [payload]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := New(a, []byte("k"))
+	r := seeded(t)
+	for run := 0; run < 50; run++ {
+		g := generate(r)
+		out, err := p.Transform(nil, g.line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaked := false
+		for _, s := range g.secrets {
+			for _, form := range escapedForms(s) {
+				leaked = leaked || len(s) >= 4 && bytes.Contains(out, []byte(form))
+			}
+		}
+		if !leaked {
+			t.Fatalf("run %d: the leak search found nothing under a permissive allowlist:\n%s", run, out)
+		}
+	}
+}
