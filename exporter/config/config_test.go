@@ -67,3 +67,29 @@ nodes: [{name: a, source: s}, {name: b, source: s}]
 		t.Errorf("defaults: %+v", c)
 	}
 }
+
+// FuzzParse: any configuration file is a config or an error, never a panic,
+// and whatever validates survives a round trip through Marshal.
+func FuzzParse(f *testing.F) {
+	for _, c := range []Config{Default(), Local(LocalOptions{DataDir: "/d", MetricsURL: "http://127.0.0.1:1/metrics", S3Endpoint: "http://127.0.0.1:2", Bucket: "b", WarehousePath: "/d/w.db", CollectorURL: "http://127.0.0.1:3"})} {
+		data, err := c.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("window: 1m\nsources: [{name: x, kind: s3, s3: {bucket: b}}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		out, err := c.Marshal()
+		if err != nil {
+			t.Fatalf("valid config does not marshal: %v", err)
+		}
+		if _, err := Parse(bytes.NewReader(out)); err != nil {
+			t.Fatalf("marshalled config does not parse: %v\n%s", err, out)
+		}
+	})
+}
