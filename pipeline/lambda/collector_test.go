@@ -8,8 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/plowline/plowline/metricname"
@@ -196,6 +200,52 @@ func TestCollectorHandlerALBAndFunctionURLShapes(t *testing.T) {
 	}
 	if requests != 4 || events != 2+2*2 {
 		t.Fatalf("EMF counted %v requests, %v events", requests, events)
+	}
+}
+
+// collectorRejectingKinesis refuses every record, as a stream whose shards
+// stay throttled does.
+type collectorRejectingKinesis struct{ calls int }
+
+func (k *collectorRejectingKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	k.calls++
+	out := &kinesis.PutRecordsOutput{FailedRecordCount: aws.Int32(int32(len(in.Records)))}
+	for range in.Records {
+		out.Records = append(out.Records, types.PutRecordsResultEntry{ErrorCode: aws.String("ProvisionedThroughputExceededException"), ErrorMessage: aws.String("slow down")})
+	}
+	return out, nil
+}
+
+func TestCollectorLambdaAnswers503WhenKinesisRefuses(t *testing.T) {
+	api := &collectorRejectingKinesis{}
+	retry := stream.RetryPolicy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	reg := prometheus.NewRegistry()
+	cfg := collector.DefaultConfig()
+	cfg.Sink.Type = "kinesis"
+	c, err := collector.New(cfg, &KinesisPutSink{API: api, Stream: "raw-good", Retry: retry},
+		&KinesisPutSink{API: api, Stream: "raw-bad", Retry: retry}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var emf bytes.Buffer
+	h := &CollectorHandler{Handler: c.Handler(), Metrics: reg, Function: "f", EMF: &emf}
+	resp := invokeCollector(t, h, urlPostEvent(collectorTP2, false)).(events.LambdaFunctionURLResponse)
+	if resp.StatusCode != 503 || len(resp.Cookies) != 0 {
+		t.Fatalf("refused write answered %d, cookies %v", resp.StatusCode, resp.Cookies)
+	}
+	if api.calls != 3 {
+		t.Fatalf("%d PutRecords attempts, want 3 (retries)", api.calls)
+	}
+	for _, d := range parseEMF(t, emf.Bytes()) {
+		if _, ok := d[metricname.CollectorEvents.Name]; ok {
+			t.Fatal("refused events reported as accepted")
+		}
+		if v, ok := d[metricname.CollectorSinkFailures.Name].(float64); ok && v != 1 {
+			t.Fatalf("sink failures %v", v)
+		}
+	}
+	if !bytes.Contains(emf.Bytes(), []byte(metricname.CollectorSinkFailures.Name)) {
+		t.Fatal("sink failure not in EMF")
 	}
 }
 
