@@ -68,10 +68,16 @@ func (p *Pseudonymizer) get() *worker {
 	}
 }
 
+// put keeps the long-lived workers (those with a cache: at most as many as
+// the idle channel holds, so they always fit) and lets a burst's extra
+// workers go.
 func (p *Pseudonymizer) put(w *worker) {
+	if w.memo == nil {
+		return
+	}
 	select {
 	case p.idle <- w:
-	default: // more concurrent callers than GOMAXPROCS: let this one go
+	default:
 	}
 }
 
