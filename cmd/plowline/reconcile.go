@@ -23,7 +23,7 @@ const (
 	reconcileOK         = 0 // every settled window of every edge is within tolerance
 	reconcileOut        = 1 // a settled window of an edge is out of tolerance
 	reconcileUsage      = 2 // bad flags or configuration
-	reconcileSourceDown = 3 // nothing out of tolerance, but a source failed: the answer is incomplete
+	reconcileSourceDown = 3 // nothing out of tolerance, but a source failed or an edge was never judged: the answer is incomplete
 )
 
 // parseWhen reads an instant: RFC 3339, "now", or a duration relative to
@@ -66,7 +66,8 @@ Exit status:
   0  every settled window of every edge is within tolerance
   1  a settled window of an edge is out of tolerance
   2  bad flags or configuration
-  3  nothing out of tolerance, but a source failed (its counts are unknown)
+  3  nothing out of tolerance, but a source failed or an edge could not be
+     judged in any settled window (its counts are unknown)
 
 Flags:
 `)
@@ -126,7 +127,7 @@ Flags:
 	switch {
 	case r.AnyOut():
 		return &exitError{code: reconcileOut}
-	case srcErr != nil:
+	case srcErr != nil || len(t.Unjudged) > 0:
 		return &exitError{code: reconcileSourceDown}
 	}
 	return nil

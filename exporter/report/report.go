@@ -22,18 +22,21 @@ import (
 
 // Table is everything rendered, in a shape JSON keeps readable.
 type Table struct {
-	Now       time.Time    `json:"now"`
-	Window    string       `json:"window"`
-	From      time.Time    `json:"from"`
-	To        time.Time    `json:"to"`
-	Windows   []time.Time  `json:"windows"`
-	Nodes     []NodeRow    `json:"nodes"`
-	Edges     []EdgeRow    `json:"edges"`
-	Failing   []Finding    `json:"failing"`
-	Sources   []SourceRow  `json:"sources"`
-	Canary    *CanaryTable `json:"canary,omitempty"`
-	OutOfTol  bool         `json:"out_of_tolerance"`
-	Truncated int          `json:"windows_not_shown,omitempty"`
+	Now      time.Time    `json:"now"`
+	Window   string       `json:"window"`
+	From     time.Time    `json:"from"`
+	To       time.Time    `json:"to"`
+	Windows  []time.Time  `json:"windows"`
+	Nodes    []NodeRow    `json:"nodes"`
+	Edges    []EdgeRow    `json:"edges"`
+	Failing  []Finding    `json:"failing"`
+	Sources  []SourceRow  `json:"sources"`
+	Canary   *CanaryTable `json:"canary,omitempty"`
+	OutOfTol bool         `json:"out_of_tolerance"`
+	// Unjudged are edges with settled windows but none judged: a count
+	// was unknown in every one of them.
+	Unjudged  []string `json:"unjudged_edges,omitempty"`
+	Truncated int      `json:"windows_not_shown,omitempty"`
 }
 
 // NodeRow is one node's counts per window; nil means unknown.
@@ -160,6 +163,19 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 		t.Edges = append(t.Edges, row)
 		if er.OutOfTolerance > 0 {
 			t.OutOfTol = true
+		}
+		settled, judged := 0, 0
+		for _, j := range er.Windows {
+			switch j.Status {
+			case flow.OK, flow.Out:
+				judged++
+				settled++
+			case flow.Unknown:
+				settled++
+			}
+		}
+		if settled > 0 && judged == 0 {
+			t.Unjudged = append(t.Unjudged, e.Name)
 		}
 	}
 	for _, er := range r.Failing() {
@@ -288,11 +304,14 @@ func (t Table) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\n(… = not settled yet: within the edge's latency budget or not read since; ? = a count is unknown)")
 	fmt.Fprintln(w)
+	if len(t.Unjudged) > 0 {
+		fmt.Fprintf(w, "NOT JUDGED (a count is unknown in every settled window): %s\n", strings.Join(t.Unjudged, ", "))
+	}
 	if len(t.Failing) == 0 {
 		if t.OutOfTol {
 			fmt.Fprintln(w, "Every edge's latest settled window is within tolerance (earlier windows were not; see above).")
 		} else {
-			fmt.Fprintln(w, "Every settled window of every edge is within tolerance.")
+			fmt.Fprintln(w, "Every judged window of every edge is within tolerance.")
 		}
 	} else {
 		fmt.Fprintln(w, "OUT OF TOLERANCE:")
