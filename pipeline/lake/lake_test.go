@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -450,5 +451,75 @@ func TestLoaderRecordsUnreadableObjectsAndMovesOn(t *testing.T) {
 	}
 	if got := count(t, wh, "SELECT COUNT(*) FROM gitlab_bad_events WHERE jsontext LIKE '%generic_error%' AND (jsontext LIKE '%corrupt.gz%' OR jsontext LIKE '%gone.gz%')"); got != 2 {
 		t.Errorf("%d generic_error rows name the unreadable objects, want 2", got)
+	}
+}
+
+// TestLocalS3ListsLikeS3 checks the listing the embedded store serves
+// (its own, which skips object contents) against the keys put: prefixes,
+// delimiters, pagination, sizes.
+func TestLocalS3ListsLikeS3(t *testing.T) {
+	s := startS3(t, t.TempDir())
+	c := s.Client()
+	var keys []string
+	for _, k := range []string{"a/1", "a/2", "b/x/1", "b/x/2", "b/x/3", "b/y/1", "b/z", "ba", "c"} {
+		keys = append(keys, k)
+	}
+	for i := 0; i < 12; i++ {
+		keys = append(keys, fmt.Sprintf("output/2026/11/26/%02d/o-%02d.gz", i%3, i))
+	}
+	for _, k := range keys {
+		if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(testBucket), Key: aws.String(k), Body: strings.NewReader(k + "-body")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(prefix, delim string, maxKeys int32) (objs, prefixes []string) {
+		in := &s3.ListObjectsV2Input{Bucket: aws.String(testBucket), Prefix: aws.String(prefix), MaxKeys: aws.Int32(maxKeys)}
+		if delim != "" {
+			in.Delimiter = aws.String(delim)
+		}
+		p := s3.NewListObjectsV2Paginator(c, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range page.Contents {
+				if aws.ToInt64(o.Size) != int64(len(aws.ToString(o.Key))+len("-body")) {
+					t.Errorf("%s: size %d", aws.ToString(o.Key), aws.ToInt64(o.Size))
+				}
+				objs = append(objs, aws.ToString(o.Key))
+			}
+			for _, cp := range page.CommonPrefixes {
+				prefixes = append(prefixes, aws.ToString(cp.Prefix))
+			}
+		}
+		return objs, prefixes
+	}
+	want := func(prefix string) []string {
+		var out []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, prefix) {
+				out = append(out, k)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, tc := range []struct {
+		prefix string
+		max    int32
+	}{{"", 1000}, {"", 4}, {"b/", 2}, {"output/", 5}, {"output/2026/11/26/01/", 1}, {"nothing/", 10}} {
+		got, _ := list(tc.prefix, "", tc.max)
+		if fmt.Sprint(got) != fmt.Sprint(want(tc.prefix)) {
+			t.Errorf("list %q max %d: %v, want %v", tc.prefix, tc.max, got, want(tc.prefix))
+		}
+	}
+	objs, prefixes := list("b/", "/", 1000)
+	if fmt.Sprint(objs) != "[b/z]" || fmt.Sprint(prefixes) != "[b/x/ b/y/]" {
+		t.Errorf("delimited list of b/: objects %v, prefixes %v", objs, prefixes)
+	}
+	objs, prefixes = list("", "/", 2)
+	if fmt.Sprint(objs) != "[ba c]" || fmt.Sprint(prefixes) != "[a/ b/ output/]" {
+		t.Errorf("paged delimited root list: objects %v, prefixes %v", objs, prefixes)
 	}
 }

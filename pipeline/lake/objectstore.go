@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +17,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3bolt"
 	bolt "go.etcd.io/bbolt"
+	"gopkg.in/mgo.v2/bson"
 )
 
 // The embedded object store's fixed, non-secret credentials. gofakes3 does
@@ -51,7 +53,7 @@ func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
 		}
 		return nil, fmt.Errorf("opening object store %s: %w", path, err)
 	}
-	backend := s3bolt.New(db)
+	backend := &listingBackend{Backend: s3bolt.New(db), db: db}
 	if ok, err := backend.BucketExists(bucket); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("checking bucket %q in %s: %w", bucket, path, err)
@@ -139,4 +141,104 @@ func NewS3Client(endpoint, region, accessKey, secretKey string, hc *http.Client)
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
+}
+
+// listingBackend lists objects without reading their contents. s3bolt's own
+// ListBucket starts at the first key of the bucket and decodes every
+// object, contents included, so each listing (the loader's start-up scan,
+// the exporter's S3 source every few seconds) would cost as much as
+// reading the whole store. This one seeks to the prefix (or marker), stops
+// after it and decodes only the listing fields.
+type listingBackend struct {
+	*s3bolt.Backend
+	db *bolt.DB
+}
+
+// listedObject holds the fields of s3bolt's stored object a listing needs;
+// the decoder skips the others (Contents, Metadata).
+type listedObject struct {
+	LastModified time.Time `bson:"lastmodified"`
+	Size         int64     `bson:"size"`
+	Hash         []byte    `bson:"hash"`
+}
+
+func (b *listingBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+	if prefix == nil {
+		prefix = &gofakes3.Prefix{}
+	}
+	objects := gofakes3.NewObjectList()
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(name))
+		if bk == nil {
+			return gofakes3.BucketNotFound(name)
+		}
+		c := bk.Cursor()
+		var k, v []byte
+		switch {
+		case page.HasMarker && (!prefix.HasPrefix || page.Marker >= prefix.Prefix):
+			k, v = c.Seek([]byte(page.Marker))
+			if string(k) == page.Marker {
+				k, v = c.Next()
+			}
+		case prefix.HasPrefix:
+			k, v = c.Seek([]byte(prefix.Prefix))
+		default:
+			k, v = c.First()
+		}
+		inRange := func(key []byte) bool {
+			return !prefix.HasPrefix || strings.HasPrefix(string(key), prefix.Prefix)
+		}
+		var (
+			match           gofakes3.PrefixMatch
+			cnt             int64
+			lastMatchedPart string
+			lastKey         string
+		)
+		for ; k != nil && inRange(k); k, v = c.Next() {
+			key := string(k)
+			if !prefix.Match(key, &match) {
+				continue
+			}
+			if match.CommonPrefix {
+				if match.MatchedPart == lastMatchedPart {
+					continue
+				}
+				objects.AddPrefix(match.MatchedPart)
+				lastMatchedPart = match.MatchedPart
+			} else {
+				var o listedObject
+				if err := bson.Unmarshal(v, &o); err != nil {
+					return fmt.Errorf("object store: decoding %q: %w", key, err)
+				}
+				objects.Add(&gofakes3.Content{
+					Key:          key,
+					ETag:         gofakes3.FormatETag(o.Hash),
+					Size:         o.Size,
+					LastModified: gofakes3.NewContentTime(o.LastModified.UTC()),
+				})
+			}
+			lastKey = key
+			cnt++
+			if page.MaxKeys > 0 && cnt >= page.MaxKeys {
+				// More to come only if a later key in range makes a new entry.
+				next := lastKey
+				for nk, _ := c.Next(); nk != nil && inRange(nk); nk, _ = c.Next() {
+					var m gofakes3.PrefixMatch
+					if !prefix.Match(string(nk), &m) {
+						continue
+					}
+					if m.CommonPrefix && m.MatchedPart == lastMatchedPart {
+						next = string(nk)
+						continue
+					}
+					objects.IsTruncated = true
+					objects.NextMarker = next
+					break
+				}
+				break
+			}
+		}
+		return nil
+	})
+	return objects, err
 }
