@@ -24,7 +24,7 @@ import (
 
 // harness is a collector over in-memory sinks with its own registry.
 type harness struct {
-	t         *testing.T
+	t         testing.TB
 	c         *Collector
 	good, bad *recordingSink
 	reg       *prometheus.Registry
@@ -99,7 +99,7 @@ func (h healthSink) Buffered() (int64, int64) { return 123, 4567 }
 
 var fixedNow = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 
-func newHarness(t *testing.T, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, mutate func(*Config)) *harness {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Version = "0.1.0"

@@ -159,7 +159,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("POST", "/-/collect_events", "", "X-Forwarded-For", "::1, garbage", "dnt=1", []byte(`{"schema":"s","data":[`))
 	f.Add("GET", "/r/tp2", "u=https%3A%2F%2Fexample.com", "", "", "", []byte(nil))
 	f.Add("POST", PathTP2, "", "Content-Length", "-1", "", bytes.Repeat([]byte(`{"schema":"s","data":[1,2,3]}`), 300))
-	h := newHarness(&testing.T{}, func(c *Config) {
+	h := newHarness(f, func(c *Config) {
 		c.Limits.MaxRecordBytes = 4096
 		c.Limits.MaxBodyBytes = 8192
 		c.Cookie.Domains = []string{"example.com"}
