@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plowline/plowline/testkit"
 )
@@ -292,5 +293,26 @@ func TestJSONLenient(t *testing.T) {
 	}
 	if m["geo_latitude"] != "ab12" || m["txn_id"] != "cd34" || m["br_cookies"] != "ef" || m["derived_tstamp"] != "gh" {
 		t.Fatalf("lenient map = %v", m)
+	}
+}
+
+func TestCollectorTime(t *testing.T) {
+	line := conformanceLine(t)
+	got, err := CollectorTime(line)
+	if err != nil || !got.Equal(time.Date(2013, 11, 26, 0, 3, 57, 885e6, time.UTC)) {
+		t.Fatalf("CollectorTime = %v, %v", got, err)
+	}
+	e, _ := Parse(line)
+	for v, want := range map[string]string{"": "empty", "2013-02-31 00:00:00": "calendar", "x": "not a timestamp"} {
+		e[CollectorTstamp] = v
+		if _, err := CollectorTime(e.TSV()); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "collector_tstamp") {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	if _, err := CollectorTime("a\tb"); err == nil {
+		t.Error("short line accepted")
+	}
+	if ts, err := ParseTimestamp("2013-11-26 00:03:57"); err != nil || ts.Second() != 57 {
+		t.Errorf("no-millis timestamp: %v %v", ts, err)
 	}
 }

@@ -3,7 +3,6 @@ package pseudonymize
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/plowline/plowline/pipeline/event"
@@ -69,16 +68,5 @@ func lineTime(line []byte) (time.Time, error) {
 		}
 		return t, nil
 	}
-	v, ok := event.FieldOfBytes(line, event.CollectorTstamp)
-	if !ok || len(v) == 0 {
-		return time.Time{}, errors.New("event has no collector_tstamp")
-	}
-	if !event.ValidTimestamp(string(v)) {
-		return time.Time{}, fmt.Errorf("field %d (collector_tstamp): not a timestamp", int(event.CollectorTstamp)+1)
-	}
-	t, err := time.Parse("2006-01-02 15:04:05", string(v[:19]))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("field %d (collector_tstamp): not a timestamp", int(event.CollectorTstamp)+1)
-	}
-	return t, nil
+	return event.CollectorTime(string(line))
 }
