@@ -132,15 +132,18 @@ func (c *Collector) Shutdown(ctx context.Context) error {
 		c.closing.Store(true)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
+		var errs []error
+	wait:
 		for c.inflight.Load() > 0 {
 			select {
 			case <-ctx.Done():
-				c.shutErr = fmt.Errorf("collector shutdown: %d requests still in flight: %w", c.inflight.Load(), ctx.Err())
-				return
+				// Close the sinks anyway: they release what they hold and
+				// say what could not be written.
+				errs = append(errs, fmt.Errorf("%d requests still in flight: %w", c.inflight.Load(), ctx.Err()))
+				break wait
 			case <-tick.C:
 			}
 		}
-		var errs []error
 		if err := c.good.sink.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("closing good sink: %w", err))
 		}
