@@ -118,3 +118,14 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		}
 	}
 }
+
+func TestProcessorVersionIsAlwaysSemver(t *testing.T) {
+	for in, want := range map[string]string{
+		"0.1.0": "0.1.0", "0.1.0-dev": "0.1.0-dev", "cd051c4-dirty": "0.0.0-cd051c4-dirty",
+		"v1.2.3": "0.0.0-v1.2.3", strings.Repeat("9", 40): "0.0.0-" + strings.Repeat("9", 26),
+	} {
+		if got := semver(in); got != want {
+			t.Errorf("semver(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
