@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -151,6 +152,8 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	if en.CampaignAttribution.Enabled {
 		c := en.CampaignAttribution.Config
+		c.ClickIDs = maps.Clone(c.ClickIDs)
+		c.Normalize()
 		e.campaign = &c
 	}
 	if en.EventFingerprint.Enabled {
@@ -473,7 +476,19 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 		}
 	}
 	if e.campaign != nil && rawQuery != "" {
-		c := e.campaign.ExtractFunc(func(name string) string { return tp.QueryValue(rawQuery, name) })
+		// Parsed once, then looked up once per configured parameter.
+		get := func(name string) string { return tp.QueryValue(rawQuery, name) }
+		if ps, err := tp.ParseQuery(rawQuery); err == nil {
+			get = func(name string) string {
+				for _, p := range ps {
+					if p.Name == name {
+						return p.Value
+					}
+				}
+				return ""
+			}
+		}
+		c := e.campaign.ExtractFunc(get)
 		ev[event.MktMedium], ev[event.MktSource], ev[event.MktTerm] = c.Medium, c.Source, c.Term
 		ev[event.MktContent], ev[event.MktCampaign] = c.Content, c.Campaign
 		ev[event.MktClickid], ev[event.MktNetwork] = c.ClickID, c.Network

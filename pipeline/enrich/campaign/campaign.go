@@ -5,7 +5,10 @@
 // network.
 package campaign
 
-import "net/url"
+import (
+	"net/url"
+	"sort"
+)
 
 // Config says which query parameters feed which field, first match wins.
 type Config struct {
@@ -19,6 +22,29 @@ type Config struct {
 	// ClickIDOrder is the order click ids are tried in when a URL has
 	// several (map order is random); ids not listed are tried after, by name.
 	ClickIDOrder []string `yaml:"click_id_order"`
+
+	normalized bool // ClickIDOrder lists exactly the ClickIDs (see Normalize)
+}
+
+// Normalize makes ClickIDOrder list exactly the configured click ids (the
+// listed ones first, in order, then the rest by name), so extraction
+// never has to search the map.
+func (cfg *Config) Normalize() {
+	order := make([]string, 0, len(cfg.ClickIDs))
+	seen := map[string]bool{}
+	for _, n := range cfg.ClickIDOrder {
+		if _, ok := cfg.ClickIDs[n]; ok && !seen[n] {
+			order, seen[n] = append(order, n), true
+		}
+	}
+	var rest []string
+	for n := range cfg.ClickIDs {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	cfg.ClickIDOrder, cfg.normalized = append(order, rest...), true
 }
 
 // DefaultConfig is Snowplow's default mapping plus the click ids of the
@@ -79,6 +105,9 @@ func (cfg *Config) ExtractFunc(get func(name string) string) Campaign {
 				return c
 			}
 		}
+	}
+	if len(cfg.ClickIDOrder) >= len(cfg.ClickIDs) && cfg.normalized {
+		return c
 	}
 	best := ""
 	for n := range cfg.ClickIDs {

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -21,5 +22,17 @@ func TestExtract(t *testing.T) {
 	}
 	if !cfg.Extract(url.Values{}).Empty() {
 		t.Error("empty query gave a campaign")
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	cfg := Config{ClickIDs: map[string]string{"b": "B", "a": "A", "c": "C"}, ClickIDOrder: []string{"c", "x", "c"}}
+	cfg.Normalize()
+	if got := strings.Join(cfg.ClickIDOrder, ","); got != "c,a,b" {
+		t.Errorf("order %s", got)
+	}
+	q, _ := url.ParseQuery("a=1&c=3")
+	if got := cfg.Extract(q); got.ClickID != "3" || got.Network != "C" {
+		t.Errorf("%+v", got)
 	}
 }

@@ -99,25 +99,25 @@ func lookup(host, path string) (entry, bool) {
 		}
 		d = d[i+1:]
 	}
-	labels := strings.Split(h, ".")
-	for i := 0; i+1 < len(labels); i++ {
-		if e, ok := brands[labels[i]]; ok && isTLDish(labels[i+1:]) {
+	// Brand rules: a label that is a brand followed by one or two short
+	// labels (google.com, google.co.uk), without splitting the host.
+	for rest := h; rest != ""; {
+		label, after, _ := strings.Cut(rest, ".")
+		if e, ok := brands[label]; ok && after != "" && isTLDish(after) {
 			return e, true
 		}
+		rest = after
 	}
 	return entry{}, false
 }
 
 // isTLDish accepts what can follow a brand label as a country or generic
-// suffix: one or two short labels (com, de, co.uk, com.br).
-func isTLDish(rest []string) bool {
-	if len(rest) == 0 || len(rest) > 2 {
-		return false
+// suffix: one or two labels of 2-3 characters (com, de, co.uk, com.br).
+func isTLDish(rest string) bool {
+	a, b, two := strings.Cut(rest, ".")
+	short := func(l string) bool { return len(l) >= 2 && len(l) <= 3 }
+	if !two {
+		return short(a)
 	}
-	for _, l := range rest {
-		if len(l) < 2 || len(l) > 3 {
-			return false
-		}
-	}
-	return true
+	return short(a) && short(b) && !strings.Contains(b, ".")
 }
