@@ -95,7 +95,7 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		{func(c *Config) { c.Redirect.Enabled = true }, []string{"redirect.domains"}},
 		{func(c *Config) { c.Limits.MaxBodyBytes = 0 }, []string{"limits.max_body_bytes", "0"}},
 		{func(c *Config) { c.Limits.MaxRecordBytes = 100 }, []string{"limits.max_record_bytes", "100"}},
-		{func(c *Config) { c.Sink.Type, c.Limits.MaxRecordBytes = "kinesis", 2 << 20 }, []string{"limits.max_record_bytes", "2097152"}},
+		{func(c *Config) { c.Sink.Type, c.Limits.MaxRecordBytes = "kinesis", 2<<20 }, []string{"limits.max_record_bytes", "2097152"}},
 		{func(c *Config) { c.Limits.ReadHeaderTimeout = 0 }, []string{"limits.read_header_timeout", "0s"}},
 		{func(c *Config) { c.Sink.Type = "kafka" }, []string{"sink.type", `"kafka"`}},
 		{func(c *Config) { c.Sink.Type, c.Sink.Good = "kinesis", "" }, []string{"sink.good", `""`}},
