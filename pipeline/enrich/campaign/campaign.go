@@ -70,6 +70,7 @@ type Campaign struct {
 
 type getter func(string) string
 
+// Get returns the parameter's value.
 func (g getter) Get(name string) string { return g(name) }
 
 // Empty reports whether nothing was found.

@@ -44,6 +44,7 @@ func ParseURI(uri string) (SchemaKey, error) {
 // ErrSchemaVer marks an Iglu URI whose version is not MODEL-REVISION-ADDITION.
 type ErrSchemaVer struct{ Version string }
 
+// Error implements error.
 func (e ErrSchemaVer) Error() string {
 	return fmt.Sprintf("schema version %q is not MODEL-REVISION-ADDITION (e.g. 1-0-0)", clip(e.Version, 64))
 }

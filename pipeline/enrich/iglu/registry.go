@@ -117,8 +117,10 @@ type fsRegistry struct {
 	root string
 }
 
+// Name implements Registry.
 func (r fsRegistry) Name() string { return r.name }
 
+// Lookup implements Registry.
 func (r fsRegistry) Lookup(_ context.Context, key SchemaKey) ([]byte, error) {
 	b, err := fs.ReadFile(r.fsys, r.root+"/"+key.Path())
 	if errors.Is(err, fs.ErrNotExist) {

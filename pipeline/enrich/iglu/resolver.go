@@ -108,6 +108,7 @@ type ResolutionError struct {
 	History []Lookup
 }
 
+// Error implements error, naming every registry's answer.
 func (e *ResolutionError) Error() string {
 	var parts []string
 	for _, l := range e.History {
@@ -136,6 +137,7 @@ type DataError struct {
 	Reports []Report
 }
 
+// Error implements error.
 func (e *DataError) Error() string {
 	msgs := make([]string, 0, len(e.Reports))
 	for _, r := range e.Reports {
@@ -153,6 +155,7 @@ type SchemaError struct {
 	Issues []Issue
 }
 
+// Error implements error.
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("schema %s is invalid: %s", e.Key, e.Issues[0].Message)
 }
@@ -237,6 +240,7 @@ type registryLoader struct {
 	r   *Resolver
 }
 
+// Load implements jsonschema.URLLoader for $refs to other Iglu schemas.
 func (l registryLoader) Load(url string) (any, error) {
 	path, ok := strings.CutPrefix(url, schemaBase)
 	if !ok {

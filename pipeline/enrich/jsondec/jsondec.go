@@ -24,6 +24,7 @@ type SyntaxError struct {
 	msg    string
 }
 
+// Error implements error.
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s at offset %d", e.msg, e.Offset) }
 
 // Decode decodes one JSON value; anything but whitespace after it is an error.
