@@ -151,7 +151,7 @@ func (h *Pseudonymize) HandleJSON(ctx context.Context, ev events.KinesisFirehose
 	if err != nil {
 		return nil, err
 	}
-	return &jsonResponse{bytes.NewReader(b)}, nil
+	return &firehoseJSONResponse{bytes.NewReader(b)}, nil
 }
 
 // Invoke implements aws-lambda-go's lambda.Handler: the raw request in, the
@@ -160,13 +160,13 @@ func (h *Pseudonymize) HandleJSON(ctx context.Context, ev events.KinesisFirehose
 func (h *Pseudonymize) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var ev events.KinesisFirehoseEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, fmt.Errorf("decoding the Firehose transformation event: %s", jsonReason(err))
+		return nil, fmt.Errorf("decoding the Firehose transformation event: %s", firehoseJSONReason(err))
 	}
 	return h.encode(ctx, &ev)
 }
 
-// jsonReason describes a JSON decoding error without quoting input.
-func jsonReason(err error) string {
+// firehoseJSONReason describes a JSON decoding error without quoting input.
+func firehoseJSONReason(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
@@ -194,7 +194,7 @@ func (h *Pseudonymize) encode(ctx context.Context, ev *events.KinesisFirehoseEve
 		}
 		first = false
 		buf = append(buf, `{"recordId":`...)
-		buf = appendJSONString(buf, id)
+		buf = firehoseAppendJSONString(buf, id)
 		buf = append(buf, `,"result":"`...)
 		buf = append(buf, result...)
 		buf = append(buf, `","data":"`...)
@@ -206,9 +206,9 @@ func (h *Pseudonymize) encode(ctx context.Context, ev *events.KinesisFirehoseEve
 				if i > 0 {
 					buf = append(buf, ',')
 				}
-				buf = appendJSONString(buf, k)
+				buf = firehoseAppendJSONString(buf, k)
 				buf = append(buf, ':')
-				buf = appendJSONString(buf, keys[k])
+				buf = firehoseAppendJSONString(buf, keys[k])
 			}
 			buf = append(buf, `}}`...)
 		}
@@ -220,14 +220,14 @@ func (h *Pseudonymize) encode(ctx context.Context, ev *events.KinesisFirehoseEve
 	return append(buf, `]}`...), nil
 }
 
-// jsonResponse is an already-encoded response. It has no exported fields,
+// firehoseJSONResponse is an already-encoded response. It has no exported fields,
 // so aws-lambda-go's encoder renders it as {} and then sends the reader's
 // bytes instead.
-type jsonResponse struct{ r *bytes.Reader }
+type firehoseJSONResponse struct{ r *bytes.Reader }
 
-func (j *jsonResponse) Read(p []byte) (int, error) { return j.r.Read(p) }
+func (j *firehoseJSONResponse) Read(p []byte) (int, error) { return j.r.Read(p) }
 
-func appendJSONString(dst []byte, s string) []byte {
+func firehoseAppendJSONString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s)
 	return append(dst, b...)
 }
@@ -253,7 +253,7 @@ func (h *Pseudonymize) transform(ctx context.Context, ev *events.KinesisFirehose
 	for i := range ev.Records {
 		rec := &ev.Records[i]
 		var keys map[string]string
-		scratch, keys, err = transformRecord(p, scratch[:0], rec)
+		scratch, keys, err = firehoseTransformRecord(p, scratch[:0], rec)
 		if err != nil {
 			failed++
 			log.Warn("record processing failed", "record_id", rec.RecordID, "stream", stream, "reason", err.Error())
@@ -288,9 +288,9 @@ func (h *Pseudonymize) transform(ctx context.Context, ev *events.KinesisFirehose
 	return nil
 }
 
-// transformRecord appends the pseudonymized lines of one record to out;
+// firehoseTransformRecord appends the pseudonymized lines of one record to out;
 // the partition keys are those of its first line.
-func transformRecord(p *pseudonymize.Pseudonymizer, out []byte, rec *events.KinesisFirehoseEventRecord) ([]byte, map[string]string, error) {
+func firehoseTransformRecord(p *pseudonymize.Pseudonymizer, out []byte, rec *events.KinesisFirehoseEventRecord) ([]byte, map[string]string, error) {
 	data := rec.Data
 	if len(bytes.TrimSpace(data)) == 0 {
 		return out, nil, errors.New("empty record")
