@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,4 +201,47 @@ func firehoseInvokeRaw(t *testing.T, url string, body []byte) []byte {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return out
+}
+
+// TestPseudonymizeLambdaKeyFromSecretsManager: the function reads its key
+// from Secrets Manager (a wire-level double on 127.0.0.1 speaking the JSON
+// 1.1 protocol) once per process, however many invocations follow.
+func TestPseudonymizeLambdaKeyFromSecretsManager(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		var in struct{ SecretId string }
+		json.Unmarshal(body, &in)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" || in.SecretId != "plowline/hmac" {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"__type":"ResourceNotFoundException","Message":"not found"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:plowline/hmac",
+			"Name": "plowline/hmac", "SecretString": firehoseTestKey, "VersionId": "v1"})
+	}))
+	defer srv.Close()
+	fn := testkit.LambdaRIE(t, "pseudonymize", []string{
+		"PLOWLINE_HMAC_SECRET_ID=plowline/hmac",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + srv.URL,
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=test-secret-access-key",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+	})
+	cases := firehoseCases(t)
+	body, _ := json.Marshal(firehoseEvent(cases))
+	for i := 0; i < 2; i++ {
+		var resp FirehoseResponse
+		if err := json.Unmarshal(fn.Invoke(t, body), &resp); err != nil {
+			t.Fatal(err)
+		}
+		checkFirehoseResponse(t, cases, resp)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("Secrets Manager called %d times, want once per process", n)
+	}
+	if strings.Contains(fn.Proc.Output(), firehoseTestKey) {
+		t.Fatal("the key appears in the function's output")
+	}
 }
