@@ -640,3 +640,25 @@ func TestFormatMillisMatchesTimeFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestRedirectBecomesURIRedirectEvent(t *testing.T) {
+	e, _ := newTestEnricher(t)
+	p := &payload.CollectorPayload{IPAddress: "192.0.2.1", Timestamp: collectorMillis, Encoding: "UTF-8", Collector: "c",
+		Path: "/r/tp2", Querystring: "u=https%3A%2F%2Fabout.gitlab.com%2Fpricing%2F%3Fa%3D1&aid=mail"}
+	rec, _ := p.Marshal()
+	out := e.Enrich(context.Background(), rec)
+	if len(out.Good) != 1 {
+		t.Fatalf("%s", out.Bad)
+	}
+	ev := parseTSV(t, out.Good[0])
+	if ev[event.EventType] != "unstruct" || ev[event.EventName] != "uri_redirect" || ev[event.AppID] != "mail" ||
+		!strings.Contains(ev[event.UnstructEvent], `"uri":"https://about.gitlab.com/pricing/?a=1"`) {
+		t.Errorf("redirect: %q %q %q", ev[event.EventType], ev[event.EventName], ev[event.UnstructEvent])
+	}
+	// A redirect that tracks its own event keeps it.
+	p.Querystring = "u=https%3A%2F%2Fx.example%2F&e=pv&p=web"
+	rec, _ = p.Marshal()
+	if ev := parseTSV(t, e.Enrich(context.Background(), rec).Good[0]); ev[event.EventType] != "page_view" {
+		t.Errorf("redirect with e=pv became %q", ev[event.EventType])
+	}
+}

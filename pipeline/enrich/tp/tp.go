@@ -110,9 +110,29 @@ func Parse(ctx context.Context, v Validator, cp *payload.CollectorPayload) ([]Ev
 		if len(qs) == 0 {
 			return nil, whole(TrackerProtocolViolation, version, badrow.InputData("querystring", nil, "a non-empty query string of tracker-protocol parameters"))
 		}
+		if path == "/r/tp2" {
+			qs = redirectEvent(qs)
+		}
 		return []Event{{Version: version, Params: qs}}, nil
 	}
 	return parseBody(ctx, v, cp, qs, whole)
+}
+
+// redirectEvent completes a click through the collector's /r/tp2
+// redirect: without an event of its own (no e), the request is a
+// uri_redirect self-describing event whose uri is the target u, as
+// Snowplow's enrich reads it.
+func redirectEvent(qs []Param) []Param {
+	ev := Event{Params: qs}
+	u, hasU := ev.Get("u")
+	if _, hasE := ev.Get("e"); hasE || !hasU {
+		return qs
+	}
+	uri, _ := json.Marshal(u)
+	ue := `{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow/uri_redirect/jsonschema/1-0-0","data":{"uri":` + string(uri) + `}}}`
+	out := make([]Param, 0, len(qs)+2)
+	out = append(out, qs...)
+	return append(out, Param{Name: "e", Value: "ue"}, Param{Name: "ue_pr", Value: ue})
 }
 
 // route maps a collector path to the adapter that reads it. custom reports
@@ -120,7 +140,7 @@ func Parse(ctx context.Context, v Validator, cp *payload.CollectorPayload) ([]Ev
 // prefix): it is read as tp2 if it has a body, as a pixel request if not.
 func route(path string) (vendor, version string, custom bool) {
 	switch path {
-	case "/i", "/ice.png", "/" + Vendor + "/tp1":
+	case "/i", "/ice.png", "/" + Vendor + "/tp1", "/r/tp2":
 		return Vendor, TP1, false
 	case "/" + Vendor + "/tp2":
 		return Vendor, TP2, false
