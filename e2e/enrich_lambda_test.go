@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,9 +34,14 @@ func TestEnrichLambdaUnderRIE(t *testing.T) {
 	kc := testkit.KinesisClient(endpoint)
 	testkit.CreateStream(t, kc, "enriched-good", 1)
 	testkit.CreateStream(t, kc, "enriched-bad", 1)
+	cfg := filepath.Join(t.TempDir(), "enrich.yaml")
+	if err := os.WriteFile(cfg, []byte("enrichments:\n  anon_ip: {enabled: true, ipv4_octets: 4}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fn := testkit.LambdaRIE(t, "enrich", []string{
 		"PLOWLINE_ENRICHED_GOOD_STREAM=enriched-good", "PLOWLINE_ENRICHED_BAD_STREAM=enriched-bad",
 		"PLOWLINE_KINESIS_ENDPOINT=" + endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"PLOWLINE_ENRICH_CONFIG=" + cfg,
 	})
 	body := `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[` +
 		`{"e":"pv","p":"web","tv":"js-4.10.1","eid":"c6ef3124-b53a-4b13-a233-0088f79dcbcb","url":"https://gitlab.com/explore"},` +
@@ -81,6 +88,9 @@ func TestEnrichLambdaUnderRIE(t *testing.T) {
 			t.Errorf("partition key %q is not the event id %q", r.PartitionKey, e[event.EventID])
 		}
 		titles[e[event.EventType]+":"+e[event.PageTitle]] = true
+		if e[event.UserIPAddress] != "x.x.x.x" {
+			t.Errorf("user_ipaddress %q: PLOWLINE_ENRICH_CONFIG (anon_ip, 4 octets) not applied", e[event.UserIPAddress])
+		}
 	}
 	if !titles["page_view:pixel"] || !titles["struct:"] || !titles["page_view:"] {
 		t.Errorf("good events: %v", titles)
