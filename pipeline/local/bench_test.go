@@ -111,6 +111,12 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(rows)/total.Seconds(), "events/s")
 	b.ReportMetric(float64(rows)/ingest.Seconds(), "ingest-events/s")
 	b.ReportMetric(peakRSS()/(1<<20), "peak-RSS-MiB")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MiB")
+	if st, err := os.Stat(filepath.Join(dir, "s3.bolt")); err == nil {
+		b.ReportMetric(float64(st.Size())/(1<<20), "store-MiB")
+	}
 	b.ReportMetric(float64(failed.Load()), "retried-requests")
 	// On a shared machine wall time depends on the neighbours; CPU time per
 	// event (load generator included) says what two idle cores could do.
