@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -74,52 +73,79 @@ func Count(r io.Reader, format string, window int64, modified time.Time) (counts
 		defer zr.Close()
 		in = zr
 	}
-	lr := bufio.NewReaderSize(in, 256<<10)
 	c := counts{}
 	acc := map[int64]int64{}
 	fallback := modified.Unix() - modified.Unix()%window
 	var lastStamp [19]byte
 	lastWin := int64(-1)
-	var long []byte
-	for {
-		line, err := lr.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = lr.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
+	lc := &lineSplitter{onLine: func(line []byte) {
+		line = bytes.TrimRight(line, "\r")
+		if len(line) == 0 {
+			return
 		}
-		if len(line) > 0 {
-			line = bytes.TrimRight(line, "\r\n")
-		}
-		if len(line) > 0 {
-			w := int64(-1)
-			if format == FormatBad {
-				if sec, ok := badRowTime(line); ok {
-					w = sec - sec%window
-				}
-			} else {
-				w = tsvWindow(line, window, &lastStamp, &lastWin, &c)
+		w := int64(-1)
+		if format == FormatBad {
+			if sec, ok := badRowTime(line); ok {
+				w = sec - sec%window
 			}
-			if w < 0 {
-				c.unparseable++
-				w = fallback
-			}
-			acc[w]++
+		} else {
+			w = tsvWindow(line, window, &lastStamp, &lastWin, &c)
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return counts{}, err
+		if w < 0 {
+			c.unparseable++
+			w = fallback
 		}
+		acc[w]++
+	}}
+	// The gzip reader writes its decompressed window straight into the
+	// splitter (WriterTo): no second copy of every byte.
+	if _, err := io.Copy(lc, in); err != nil {
+		return counts{}, err
 	}
+	lc.flush()
 	for w, n := range acc {
 		c.windows = append(c.windows, [2]int64{w, n})
 	}
 	return c, nil
+}
+
+// lineSplitter calls onLine for every line written to it, across write
+// boundaries; a final line without a newline is passed on flush.
+type lineSplitter struct {
+	carry  []byte
+	onLine func([]byte)
+}
+
+func (l *lineSplitter) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(l.carry) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.carry = append(l.carry, p...)
+			return n, nil
+		}
+		l.carry = append(l.carry, p[:i]...)
+		l.onLine(l.carry)
+		l.carry = l.carry[:0]
+		p = p[i+1:]
+	}
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		l.onLine(p[:i])
+		p = p[i+1:]
+	}
+	l.carry = append(l.carry, p...)
+	return n, nil
+}
+
+func (l *lineSplitter) flush() {
+	if len(l.carry) > 0 {
+		l.onLine(l.carry)
+		l.carry = l.carry[:0]
+	}
 }
 
 // tsvWindow finds collector_tstamp (the 4th field) and returns its window
