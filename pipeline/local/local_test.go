@@ -3,15 +3,22 @@ package local
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/plowline/plowline/pipeline/demo"
 	"github.com/plowline/plowline/pipeline/fault"
 	"github.com/plowline/plowline/pipeline/lake"
+	"github.com/plowline/plowline/pipeline/stream"
 )
 
 func testConfig(t testing.TB, dir string) Config {
@@ -137,5 +144,68 @@ func TestFaultDropsAreCountedAndMissingDownstream(t *testing.T) {
 	defer db.Close()
 	if got := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_events"); got != len(valid)-dropped {
 		t.Errorf("gitlab_events has %d rows; %d sent - %d dropped = %d", got, len(valid), dropped, len(valid)-dropped)
+	}
+}
+
+// TestPseudonymizerRejectsGoToProcessingFailed: a record the pseudonymizer
+// cannot parse is written, as Firehose writes it, under processing-failed/
+// (original data base64, with the error) and is not loaded.
+func TestPseudonymizerRejectsGoToProcessingFailed(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Start(testConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := []byte(`{"schema":"iglu:com.snowplowanalytics.snowplow.badrows/generic_error/jsonschema/1-0-0","data":{"payload":"secret-user@example.com"`)
+	if err := p.enrBad.Put(context.Background(), []stream.Record{{Data: broken}}); err != nil {
+		t.Fatal(err)
+	}
+	client := p.s3.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Keep the store up after the drain to read it: list before closing.
+	p.collSrv.Shutdown(ctx)
+	p.coll.Shutdown(ctx)
+	p.enrichWG.Wait()
+	p.enrGood.Close(ctx)
+	p.enrBad.Close(ctx)
+	p.deliveryWG.Wait()
+	for _, d := range p.deliveries {
+		d.writer.Close(ctx)
+		d.failed.Close(ctx)
+	}
+	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(DefaultBucket), Prefix: aws.String(lake.PrefixProcessingFailed)})
+	if err != nil || len(out.Contents) != 1 {
+		t.Fatalf("processing-failed/ holds %d objects (%v), want 1", len(out.Contents), err)
+	}
+	key := aws.ToString(out.Contents[0].Key)
+	if !strings.HasPrefix(key, "processing-failed/") || !strings.Contains(key, "/snowplow-enriched-bad-1-") {
+		t.Errorf("key %s", key)
+	}
+	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(DefaultBucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		ErrorCode, ErrorMessage, RawData string
+	}
+	if err := json.NewDecoder(zr).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(rec.RawData)
+	if rec.ErrorCode != "Lambda.ProcessingFailedStatus" || string(raw) != string(broken) || strings.Contains(rec.ErrorMessage, "secret-user") {
+		t.Errorf("processing-failed record %+v (raw %q)", rec, raw)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, _ := lake.OpenReadOnly(filepath.Join(dir, WarehouseFile))
+	defer db.Close()
+	if n := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_bad_events WHERE jsontext LIKE '%secret-user%'"); n != 0 {
+		t.Error("an unpseudonymized record reached the warehouse")
 	}
 }
