@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -274,7 +276,14 @@ Flags:
 	var runErr error
 	select {
 	case <-ctx.Done():
-		log.Info("stopping: draining every stage into the warehouse")
+		log.Info("stopping: draining every stage into the warehouse (a second signal exits at once, losing what is buffered)")
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-again
+			fmt.Fprintln(stderr, "plowline run: second signal, exiting without draining; buffered events are lost")
+			os.Exit(130)
+		}()
 	case runErr = <-p.Err():
 		log.Error("stopping after a listener failed", "err", runErr)
 	}

@@ -147,7 +147,7 @@ type Pipeline struct {
 }
 
 // Start builds and starts every stage. On error, what was started is stopped.
-func Start(cfg Config) (p *Pipeline, err error) {
+func Start(cfg Config) (_ *Pipeline, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -174,7 +174,9 @@ func Start(cfg Config) (p *Pipeline, err error) {
 		return nil, fmt.Errorf("data directory %q: %w", cfg.DataDir, err)
 	}
 	cfg.DataDir = abs
-	p = &Pipeline{cfg: cfg, log: cfg.Log, reg: prometheus.NewRegistry(), mux: http.NewServeMux(),
+	// p is not the named result: the stage goroutines capture it, and an
+	// error return must not nil it under them.
+	p := &Pipeline{cfg: cfg, log: cfg.Log, reg: prometheus.NewRegistry(), mux: http.NewServeMux(),
 		collectorErr: make(chan error, 1), webErr: make(chan error, 1)}
 	var cleanup []func()
 	defer func() {
@@ -241,6 +243,18 @@ func Start(cfg Config) (p *Pipeline, err error) {
 	p.rawBad = stream.NewMemory(StreamRawBad, cfg.StreamCapacity)
 	p.enrGood = stream.NewMemory(StreamEnrichedGood, cfg.StreamCapacity)
 	p.enrBad = stream.NewMemory(StreamEnrichedBad, cfg.StreamCapacity)
+	cleanup = append(cleanup, func() {
+		// Closed streams end the stage goroutines started below.
+		for _, m := range []*stream.Memory{p.rawGood, p.rawBad, p.enrGood, p.enrBad} {
+			m.Close(context.Background())
+		}
+		p.enrichWG.Wait()
+		p.deliveryWG.Wait()
+		for _, d := range p.deliveries {
+			d.writer.Close(context.Background())
+			d.failed.Close(context.Background())
+		}
+	})
 
 	// Delivery streams: pseudonymizer + batch writers.
 	wm := lake.NewWriterMetrics(p.reg)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -208,4 +209,26 @@ func TestPseudonymizerRejectsGoToProcessingFailed(t *testing.T) {
 	if n := queryInt(t, db, "SELECT COUNT(*) FROM gitlab_bad_events WHERE jsontext LIKE '%secret-user%'"); n != 0 {
 		t.Error("an unpseudonymized record reached the warehouse")
 	}
+}
+
+// TestStartFailureStopsWhatItStarted: a busy collector address fails Start
+// with the address named, and releases the data directory.
+func TestStartFailureStopsWhatItStarted(t *testing.T) {
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig(t, dir)
+	cfg.CollectorAddress = busy.Addr().String()
+	if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {
+		t.Fatalf("Start on a busy address: %v", err)
+	}
+	// The object store's lock is released: a second Start works.
+	p, err := Start(testConfig(t, dir))
+	if err != nil {
+		t.Fatalf("data directory still held after a failed start: %v", err)
+	}
+	p.Shutdown(context.Background())
 }
