@@ -22,17 +22,20 @@ import (
 
 // Table is everything rendered, in a shape JSON keeps readable.
 type Table struct {
-	Now      time.Time    `json:"now"`
-	Window   string       `json:"window"`
-	From     time.Time    `json:"from"`
-	To       time.Time    `json:"to"`
-	Windows  []time.Time  `json:"windows"`
-	Nodes    []NodeRow    `json:"nodes"`
-	Edges    []EdgeRow    `json:"edges"`
-	Failing  []Finding    `json:"failing"`
-	Sources  []SourceRow  `json:"sources"`
-	Canary   *CanaryTable `json:"canary,omitempty"`
-	OutOfTol bool         `json:"out_of_tolerance"`
+	Now     time.Time   `json:"now"`
+	Window  string      `json:"window"`
+	From    time.Time   `json:"from"`
+	To      time.Time   `json:"to"`
+	Windows []time.Time `json:"windows"`
+	Nodes   []NodeRow   `json:"nodes"`
+	Edges   []EdgeRow   `json:"edges"`
+	Failing []Finding   `json:"failing"`
+	// Recovered are edges out of tolerance in some window of the range
+	// whose latest judged window is back within tolerance.
+	Recovered []Finding    `json:"recovered,omitempty"`
+	Sources   []SourceRow  `json:"sources"`
+	Canary    *CanaryTable `json:"canary,omitempty"`
+	OutOfTol  bool         `json:"out_of_tolerance"`
 	// Unjudged are edges with settled windows but none judged: a count
 	// was unknown in every one of them.
 	Unjudged  []string `json:"unjudged_edges,omitempty"`
@@ -182,6 +185,32 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 		t.Failing = append(t.Failing, Finding{Edge: er.Edge.Name, From: er.Edge.FromLabel(), To: er.Edge.ToLabel(), Window: er.Latest.Window,
 			Discrepancy: er.Latest.Discrepancy, Ratio: finite(er.Latest.Ratio), Since: er.Since, Windows: er.OutOfTolerance})
 	}
+	failing := map[string]bool{}
+	for _, f := range t.Failing {
+		failing[f.Edge] = true
+	}
+	for _, er := range r.Edges {
+		if er.OutOfTolerance == 0 || failing[er.Edge.Name] {
+			continue
+		}
+		f := Finding{Edge: er.Edge.Name, From: er.Edge.FromLabel(), To: er.Edge.ToLabel(), Windows: er.OutOfTolerance}
+		var expected float64
+		for _, j := range er.Windows {
+			if j.Status != flow.Out {
+				continue
+			}
+			if f.Since.IsZero() {
+				f.Since = j.Window
+			}
+			f.Window = j.Window
+			f.Discrepancy += j.Discrepancy
+			expected += j.Expected
+		}
+		if expected != 0 {
+			f.Ratio = f.Discrepancy / expected
+		}
+		t.Recovered = append(t.Recovered, f)
+	}
 	for _, s := range states {
 		row := SourceRow{Name: s.Name, Kind: s.Kind, Up: s.Up, LastSuccess: s.LastSuccess, Duration: s.Duration.Round(time.Millisecond).String(),
 			Errors: s.Errors, LastError: s.LastError}
@@ -307,10 +336,16 @@ func (t Table) WriteText(w io.Writer) error {
 	if len(t.Unjudged) > 0 {
 		fmt.Fprintf(w, "NOT JUDGED (a count is unknown in every settled window): %s\n", strings.Join(t.Unjudged, ", "))
 	}
+	if len(t.Recovered) > 0 {
+		fmt.Fprintln(w, "OUT OF TOLERANCE EARLIER IN THE RANGE (latest judged window back within tolerance):")
+		for _, f := range t.Recovered {
+			fmt.Fprintf(w, "  %s (%s → %s): %s over %d window(s) from %s to %s (%.2f%%)\n",
+				f.Edge, f.From, f.To, strings.TrimSpace(signed(f.Discrepancy)), f.Windows, f.Since.Format("2006-01-02 15:04:05"),
+				f.Window.Format("15:04:05 MST"), 100*f.Ratio)
+		}
+	}
 	if len(t.Failing) == 0 {
-		if t.OutOfTol {
-			fmt.Fprintln(w, "Every edge's latest settled window is within tolerance (earlier windows were not; see above).")
-		} else {
+		if !t.OutOfTol {
 			fmt.Fprintln(w, "Every judged window of every edge is within tolerance.")
 		}
 	} else {

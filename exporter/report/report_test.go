@@ -85,3 +85,21 @@ func TestJSONIsComplete(t *testing.T) {
 		t.Errorf("table = %+v", got)
 	}
 }
+
+func TestRecoveredEdgeIsStillReported(t *testing.T) {
+	cfg, _, st := sample()
+	asOf := t0.Add(2*time.Hour + 30*time.Minute)
+	nodes := map[string]flow.Node{
+		"a": {AsOf: asOf, Counts: map[time.Time]float64{t0: 1000, t0.Add(time.Hour): 50}},
+		"b": {AsOf: asOf, Counts: map[time.Time]float64{t0: 900, t0.Add(time.Hour): 50}},
+	}
+	tab := Build(cfg, flow.Evaluate(cfg, nodes, asOf), st, nil, 0)
+	if len(tab.Failing) != 0 || len(tab.Recovered) != 1 || tab.Recovered[0].Discrepancy != 100 || !tab.Recovered[0].Since.Equal(t0) {
+		t.Fatalf("failing %+v recovered %+v", tab.Failing, tab.Recovered)
+	}
+	var b bytes.Buffer
+	tab.WriteText(&b)
+	if !strings.Contains(b.String(), "a_to_b (a → b): 100 lost over 1 window(s) from 2026-11-26 10:00:00") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}
