@@ -1,7 +1,6 @@
 package event
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"unsafe"
@@ -75,7 +74,7 @@ func parseInto(e *Event, line string) error {
 					return &FieldError{Field: Field(i), Offset: start, Reason: "not a timestamp (want yyyy-MM-dd HH:mm:ss.SSS, UTC)"}
 				}
 			case KindContexts, KindUnstruct:
-				if !json.Valid(unsafe.Slice(unsafe.StringData(v), len(v))) {
+				if !validJSON(v) {
 					return &FieldError{Field: Field(i), Offset: start, Reason: "not valid JSON"}
 				}
 			}
