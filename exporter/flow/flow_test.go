@@ -206,3 +206,54 @@ func TestNeverReadSourceIsUnknownNotPending(t *testing.T) {
 		t.Errorf("current window is %s, want pending", got)
 	}
 }
+
+// TestPropertySinceAndCount compares Evaluate's since-when and window
+// count with a brute-force reading of random judged/unknown series.
+func TestPropertySinceAndCount(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cfg := graph(0)
+	cfg.Lookback = 24 * time.Hour
+	now := t0.Add(30 * time.Minute)
+	for iter := 0; iter < 2000; iter++ {
+		a, b := map[time.Time]float64{}, map[time.Time]float64{}
+		type win struct {
+			w      time.Time
+			status Status
+		}
+		var truth []win
+		for _, w := range Windows(now.Add(-cfg.Lookback), now, cfg.Window) {
+			if !w.Add(cfg.Window).After(now) {
+				switch rng.IntN(4) {
+				case 0: // unknown: no downstream count
+					a[w] = 1
+					truth = append(truth, win{w, Unknown})
+				case 1:
+					a[w], b[w] = 10, 7
+					truth = append(truth, win{w, Out})
+				default:
+					a[w], b[w] = 10, 10
+					truth = append(truth, win{w, OK})
+				}
+			}
+		}
+		r := Evaluate(cfg, map[string]Node{"a": {Counts: a, AsOf: now}, "b": {Counts: b, AsOf: now}}, now)
+		e := r.Edges[0]
+		out, since := 0, time.Time{}
+		for _, x := range truth {
+			if x.status == Out {
+				out++
+			}
+		}
+		for i := len(truth) - 1; i >= 0; i-- {
+			if truth[i].status == OK {
+				break
+			}
+			if truth[i].status == Out {
+				since = truth[i].w
+			}
+		}
+		if e.OutOfTolerance != out || !e.Since.Equal(since) {
+			t.Fatalf("iteration %d: out %d since %s; brute force %d %s", iter, e.OutOfTolerance, e.Since, out, since)
+		}
+	}
+}
