@@ -295,3 +295,35 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestStateFileHasOneWriter: a second exporter over the same state file is
+// refused at start, naming the file; a read-only one (reconcile) is not.
+func TestStateFileHasOneWriter(t *testing.T) {
+	_, url := pipelineTarget(t)
+	state := filepath.Join(t.TempDir(), "pipeline-state.json")
+	cfg, err := config.Parse(strings.NewReader(fmt.Sprintf(`
+sources: [{name: p, kind: metrics, interval: 1s, metrics: {url: %q, state_file: %q}}]
+nodes: [{name: n, source: p, select: {metric: x_total}}]
+`, url, state)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg, nil, nil); err == nil || !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second writer: %v", err)
+	}
+	ro, err := NewWithOptions(cfg, nil, nil, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only beside a writer: %v", err)
+	}
+	ro.Close()
+	first.Close()
+	again, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.Close()
+}

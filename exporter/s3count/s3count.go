@@ -28,6 +28,7 @@ import (
 	"github.com/plowline/plowline/exporter/config"
 	"github.com/plowline/plowline/exporter/flow"
 	"github.com/plowline/plowline/exporter/source"
+	"github.com/plowline/plowline/exporter/statelock"
 	"github.com/plowline/plowline/metricname"
 )
 
@@ -92,6 +93,7 @@ type Source struct {
 	api      API
 	nodes    []node
 	readOnly bool
+	lock     *statelock.Lock
 	usage    source.Usage
 	log      *slog.Logger
 	// Now is the clock; tests replace it.
@@ -187,13 +189,24 @@ func New(src config.Source, nodes []config.Node, readOnly bool, api API, log *sl
 		}
 		s.nodes = append(s.nodes, node{name: n.Name, sel: sel})
 	}
+	if set.StateFile != "" && !readOnly {
+		lock, err := statelock.Acquire(set.StateFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.state_file: %w", key, err)
+		}
+		s.lock = lock
+	}
 	st, err := loadState(set.StateFile)
 	if err != nil {
+		s.lock.Release()
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)
 	}
 	s.st = st
 	return s, nil
 }
+
+// Close releases the state file's lock.
+func (s *Source) Close() error { return s.lock.Release() }
 
 // Name implements source.Source.
 func (s *Source) Name() string { return s.name }

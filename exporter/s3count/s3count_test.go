@@ -174,6 +174,7 @@ func TestCountsRecordsOnceAcrossRestarts(t *testing.T) {
 		t.Errorf("second pass read %d bytes", again-read)
 	}
 	// A restarted exporter remembers every object.
+	s.Close() // the first exporter stops and releases the state file
 	s2 := newSource(t, api, stateFile)
 	c = refresh(t, s2, now)
 	if n := s2.Usage().Costs()["bytes_read"]; n != 0 {

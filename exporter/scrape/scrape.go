@@ -32,6 +32,7 @@ import (
 	"github.com/plowline/plowline/exporter/config"
 	"github.com/plowline/plowline/exporter/flow"
 	"github.com/plowline/plowline/exporter/source"
+	"github.com/plowline/plowline/exporter/statelock"
 )
 
 // Settings is the `metrics:` block of a source.
@@ -64,6 +65,7 @@ type Source struct {
 	nodes    []node
 	state    string
 	readOnly bool
+	lock     *statelock.Lock
 	usage    source.Usage
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -116,13 +118,24 @@ func New(src config.Source, nodes []config.Node, readOnly bool) (*Source, error)
 		s.nodes = append(s.nodes, node{name: n.Name, sel: sel})
 	}
 	s.st = state{Nodes: map[string]*nodeState{}}
+	if s.state != "" && !readOnly {
+		lock, err := statelock.Acquire(s.state)
+		if err != nil {
+			return nil, fmt.Errorf("sources[%s].metrics.state_file: %w", src.Name, err)
+		}
+		s.lock = lock
+	}
 	if s.state != "" {
 		if err := s.load(); err != nil {
+			s.lock.Release()
 			return nil, err
 		}
 	}
 	return s, nil
 }
+
+// Close releases the state file's lock.
+func (s *Source) Close() error { return s.lock.Release() }
 
 // Name implements source.Source.
 func (s *Source) Name() string { return s.name }

@@ -138,6 +138,7 @@ func TestCountsIncreasesPerWindow(t *testing.T) {
 	want(t, c["good"], map[time.Duration]float64{0: 8, time.Minute: 7, 2 * time.Minute: 0}, "quiet window")
 
 	// The exporter restarts: a new Source reads the state file and continues.
+	s.Close() // the first exporter stops and releases the state file
 	s2 := newSource(t, tg.srv.URL+"/metrics", state, &clock)
 	clock = t0.Add(130 * time.Second)
 	tg.events.WithLabelValues("good").Add(2)
