@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,8 +91,6 @@ type Loader struct {
 	queued  map[string]bool
 	wake    chan struct{}
 	loadMu  sync.Mutex // one load at a time
-	stmtMu  sync.Mutex
-	inserts map[int]*sql.Stmt // gitlab_events insert by rows per statement
 
 	rows, objects, rejected *prometheus.CounterVec
 	failures                prometheus.Counter
@@ -121,7 +120,7 @@ func NewLoader(cfg LoaderConfig, wh *Warehouse, store ObjectStore, reg prometheu
 	l := &Loader{
 		cfg: cfg, wh: wh, store: store, log: log.With("component", "loader"),
 		loaded: map[string]bool{}, queued: map[string]bool{},
-		wake: make(chan struct{}, 1), inserts: map[int]*sql.Stmt{},
+		wake: make(chan struct{}, 1),
 		rows:     counterVec(metricname.WarehouseRowsLoaded),
 		objects:  counterVec(metricname.WarehouseObjectsLoaded),
 		rejected: counterVec(metricname.WarehouseRejectedLines),
@@ -130,13 +129,6 @@ func NewLoader(cfg LoaderConfig, wh *Warehouse, store ObjectStore, reg prometheu
 	}
 	if reg != nil {
 		if err := registerAll(reg, l.rows, l.objects, l.rejected, l.failures, l.lastPass); err != nil {
-			return nil, err
-		}
-	}
-	// Prepared up front: with the warehouse's single connection, preparing
-	// inside a load's transaction would wait for that transaction.
-	for _, n := range []int{1, rowsPerInsert} {
-		if _, err := l.eventInsert(context.Background(), n); err != nil {
 			return nil, err
 		}
 	}
@@ -377,7 +369,15 @@ func (l *Loader) fetch(ctx context.Context, key string) ([]byte, error) {
 		return nil, &unreadableError{fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)}
 	}
 	var data bytes.Buffer
-	data.Grow(4 * len(raw))
+	// A gzip member ends with its uncompressed size (mod 2^32): size the
+	// buffer once instead of doubling it (and clearing each copy).
+	size := 4 * len(raw)
+	if n := len(raw); n >= 18 {
+		if isize := int(binary.LittleEndian.Uint32(raw[n-4:])); isize > 0 && isize < 1<<30 {
+			size = isize
+		}
+	}
+	data.Grow(size + bytes.MinRead)
 	if _, err := data.ReadFrom(zr); err != nil {
 		return nil, &unreadableError{fmt.Errorf("decompressing s3://%s/%s: %w", l.cfg.Bucket, key, err)}
 	}
@@ -400,26 +400,54 @@ func splitLines(data []byte) [][]byte {
 }
 
 // rowsPerInsert rows go in one INSERT statement: fewer statement
-// executions, and 132 × 64 parameters stays under SQLite's limit.
+// executions, and at most 132 × 64 parameters, under SQLite's limit.
 const rowsPerInsert = 64
 
+// shape says which of the 131 columns of a row are non-empty (bit i for
+// column i). Rows are inserted by shape, binding only their non-empty
+// values: NULL is the columns' default, and an enriched event leaves most
+// of its 131 fields empty, so this halves the values bound per row.
+type shape [3]uint64
+
+// shapeRows collects the rows of one shape until they fill a statement.
+type shapeRows struct {
+	cols []string // the shape's columns, then uploaded_at
+	args []any
+	n    int
+}
+
+type stmtKey struct {
+	s shape
+	n int
+}
+
 func (l *Loader) insertEvents(ctx context.Context, tx *sql.Tx, key string, lines [][]byte, uploadedAt string) (loaded, rejected int, err error) {
-	const ncol = event.NumFields + 1
-	args := make([]any, 0, rowsPerInsert*ncol)
-	var bad [][]byte
-	flush := func(nrows int) error {
-		if nrows == 0 {
-			return nil
+	groups := map[shape]*shapeRows{}
+	// Statements are prepared on the transaction (the warehouse has one
+	// connection) and live as long as it; an object has few shapes.
+	stmts := map[stmtKey]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
 		}
-		stmt, err := l.eventInsert(ctx, nrows)
-		if err != nil {
-			return err
+	}()
+	exec := func(s shape, g *shapeRows) error {
+		k := stmtKey{s, g.n}
+		st, ok := stmts[k]
+		if !ok {
+			var err error
+			if st, err = tx.PrepareContext(ctx, insertSQL(g.cols, g.n)); err != nil {
+				return fmt.Errorf("preparing insert into %s: %w", TableEvents, err)
+			}
+			stmts[k] = st
 		}
-		_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-		args = args[:0]
+		_, err := st.ExecContext(ctx, g.args...)
+		g.args, g.n = g.args[:0], 0
 		return err
 	}
-	n := 0
+	var bad [][]byte
+	var fields [event.NumFields]string
+	names := event.FieldNames()
 	for _, line := range lines {
 		if n := bytes.Count(line, []byte("\t")) + 1; n != event.NumFields {
 			bad = append(bad, badrow.NewGenericError(LoaderProcessor, l.cfg.Now(),
@@ -427,24 +455,44 @@ func (l *Loader) insertEvents(ctx context.Context, tx *sql.Tx, key string, lines
 				string(line)).Marshal())
 			continue
 		}
-		args = appendFields(args, line)
-		args = append(args, uploadedAt)
-		n++
+		splitFields(&fields, line)
+		var sh shape
+		for i, f := range fields {
+			if f != "" {
+				sh[i/64] |= 1 << (i % 64)
+			}
+		}
+		g := groups[sh]
+		if g == nil {
+			g = &shapeRows{}
+			for i, f := range fields {
+				if f != "" {
+					g.cols = append(g.cols, names[i])
+				}
+			}
+			g.cols = append(g.cols, ColumnUploadedAt)
+			g.args = make([]any, 0, rowsPerInsert*len(g.cols))
+			groups[sh] = g
+		}
+		for _, f := range fields {
+			if f != "" {
+				g.args = append(g.args, f)
+			}
+		}
+		g.args = append(g.args, uploadedAt)
+		g.n++
 		loaded++
-		if n == rowsPerInsert {
-			if err := flush(n); err != nil {
+		if g.n == rowsPerInsert {
+			if err := exec(sh, g); err != nil {
 				return 0, 0, err
 			}
-			n = 0
 		}
 	}
-	// The remainder goes one row per statement (only two statements are
-	// ever prepared).
-	rest := args
-	for i := 0; i < n; i++ {
-		args = rest[i*ncol : (i+1)*ncol]
-		if err := flush(1); err != nil {
-			return 0, 0, err
+	for sh, g := range groups {
+		if g.n > 0 {
+			if err := exec(sh, g); err != nil {
+				return 0, 0, err
+			}
 		}
 	}
 	if len(bad) > 0 {
@@ -455,11 +503,11 @@ func (l *Loader) insertEvents(ctx context.Context, tx *sql.Tx, key string, lines
 	return loaded, len(bad), nil
 }
 
-// appendFields appends the values of a 131-field line to args: one string
-// per line, the fields substrings of it (an allocation per line, not per
-// field); an empty field is nil, NULL in the table, as Snowflake's
+// splitFields splits a 131-field line into fields: one string per line,
+// the fields substrings of it (an allocation per line, not per field). An
+// empty field stays empty and is loaded as NULL, as Snowflake's
 // EMPTY_FIELD_AS_NULL loads it. The caller checked the field count.
-func appendFields(args []any, line []byte) []any {
+func splitFields(fields *[event.NumFields]string, line []byte) {
 	rest := string(line)
 	for f := 0; f < event.NumFields; f++ {
 		v := rest
@@ -468,23 +516,12 @@ func appendFields(args []any, line []byte) []any {
 		} else {
 			rest = ""
 		}
-		if v == "" {
-			args = append(args, nil)
-		} else {
-			args = append(args, v)
-		}
+		fields[f] = v
 	}
-	return args
 }
 
-// eventInsert returns a prepared INSERT of nrows rows into gitlab_events.
-func (l *Loader) eventInsert(ctx context.Context, nrows int) (*sql.Stmt, error) {
-	l.stmtMu.Lock()
-	defer l.stmtMu.Unlock()
-	if s, ok := l.inserts[nrows]; ok {
-		return s, nil
-	}
-	cols := EventColumns()
+// insertSQL is an INSERT of nrows rows into gitlab_events naming cols.
+func insertSQL(cols []string, nrows int) string {
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + TableEvents + " (")
 	for i, c := range cols {
@@ -501,12 +538,7 @@ func (l *Loader) eventInsert(ctx context.Context, nrows int) (*sql.Stmt, error) 
 		}
 		q.WriteString(row)
 	}
-	s, err := l.wh.DB.PrepareContext(ctx, q.String())
-	if err != nil {
-		return nil, fmt.Errorf("preparing insert into %s: %w", TableEvents, err)
-	}
-	l.inserts[nrows] = s
-	return s, nil
+	return q.String()
 }
 
 func (l *Loader) insertBad(ctx context.Context, tx *sql.Tx, lines [][]byte, uploadedAt string) (int, error) {
@@ -523,13 +555,5 @@ func (l *Loader) insertBad(ctx context.Context, tx *sql.Tx, lines [][]byte, uplo
 	return len(lines), nil
 }
 
-// Close releases prepared statements (the warehouse stays open).
-func (l *Loader) Close() error {
-	l.stmtMu.Lock()
-	defer l.stmtMu.Unlock()
-	for n, s := range l.inserts {
-		s.Close()
-		delete(l.inserts, n)
-	}
-	return nil
-}
+// Close releases the loader (the warehouse stays open).
+func (l *Loader) Close() error { return nil }
