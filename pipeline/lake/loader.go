@@ -85,12 +85,12 @@ type Loader struct {
 	store ObjectStore
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	loaded  map[string]bool
-	queue   []string
-	queued  map[string]bool
-	wake    chan struct{}
-	loadMu  sync.Mutex // one load at a time
+	mu     sync.Mutex
+	loaded map[string]bool
+	queue  []string
+	queued map[string]bool
+	wake   chan struct{}
+	loadMu sync.Mutex // one load at a time
 
 	rows, objects, rejected *prometheus.CounterVec
 	failures                prometheus.Counter
@@ -120,7 +120,7 @@ func NewLoader(cfg LoaderConfig, wh *Warehouse, store ObjectStore, reg prometheu
 	l := &Loader{
 		cfg: cfg, wh: wh, store: store, log: log.With("component", "loader"),
 		loaded: map[string]bool{}, queued: map[string]bool{},
-		wake: make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 		rows:     counterVec(metricname.WarehouseRowsLoaded),
 		objects:  counterVec(metricname.WarehouseObjectsLoaded),
 		rejected: counterVec(metricname.WarehouseRejectedLines),
