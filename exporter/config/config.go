@@ -116,16 +116,25 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalYAML writes the kind's block back under its key.
+// MarshalYAML writes the common keys first, then the kind's block under
+// its key.
 func (s Source) MarshalYAML() (any, error) {
-	m := map[string]any{"name": s.Name, "kind": s.Kind, "interval": s.Interval.String()}
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	add := func(k string, v *yaml.Node) {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, v)
+	}
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	add("name", str(s.Name))
+	add("kind", str(s.Kind))
+	add("interval", str(s.Interval.String()))
 	if s.Timeout > 0 {
-		m["timeout"] = s.Timeout.String()
+		add("timeout", str(s.Timeout.String()))
 	}
 	if s.Settings.Kind != 0 {
-		m[s.Kind] = &s.Settings
+		settings := s.Settings
+		add(s.Kind, &settings)
 	}
-	return m, nil
+	return n, nil
 }
 
 // DecodeSettings decodes the kind-specific block into v, refusing unknown keys.
