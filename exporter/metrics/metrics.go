@@ -6,6 +6,7 @@ package metrics
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,9 @@ func New(view func() View, version string) *Collector {
 
 // cachedHelp says in HELP that values come from the background refresh.
 func cachedHelp(i metricname.Info) string {
+	if strings.Contains(i.Help, "cached") {
+		return i.Help
+	}
 	return i.Help + " Served from the exporter's cache, refreshed in the background per source."
 }
 
