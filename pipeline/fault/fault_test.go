@@ -152,3 +152,27 @@ func TestNilInjectorPassesEverythingThrough(t *testing.T) {
 	}
 	in.LogSummary()
 }
+
+// FuzzParseRules: any specification either is refused or yields rules
+// with a known point and a fraction in (0, 1] that print back to
+// themselves.
+func FuzzParseRules(f *testing.F) {
+	for _, s := range []string{"drop 0.1 enriched-good>pseudonymizer", "dup 5% collector>raw-good; drop 1 output/>warehouse", "drop 1e-3 raw-bad>pseudonymizer", "drop +Inf x", ";;", "drop 0x1p-2 raw-good>enricher"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		rules, err := ParseRules([]string{spec})
+		if err != nil {
+			return
+		}
+		for _, r := range rules {
+			if !(r.Fraction > 0 && r.Fraction <= 1) {
+				t.Fatalf("%q: fraction %v accepted", spec, r.Fraction)
+			}
+			again, err := ParseRules([]string{r.String()})
+			if err != nil || len(again) != 1 || again[0] != r {
+				t.Fatalf("%q: rule %v prints as %q, which parses to %v (%v)", spec, r, r.String(), again, err)
+			}
+		}
+	})
+}
