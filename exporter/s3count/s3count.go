@@ -43,6 +43,11 @@ type Settings struct {
 	Anonymous bool `yaml:"anonymous"`
 	// StateFile remembers objects read and their counts across restarts.
 	StateFile string `yaml:"state_file"`
+	// Layout is how objects are partitioned under a prefix: "hourly"
+	// (Firehose's default <prefix>YYYY/MM/DD/HH/, by arrival) or
+	// "collector_partitions" (dynamic partitioning on the pseudonymizer's
+	// keys: <prefix>collector_date=YYYY-MM-DD/collector_hour=HH/).
+	Layout string `yaml:"layout"`
 	// CloseAfter is how long after an hour ends its prefix can still get
 	// objects (Firehose's buffer interval, at most 900s); after that the
 	// prefix is listed one last time and never again. Default 20m.
@@ -63,6 +68,20 @@ type Select struct {
 	Count string `yaml:"count"`
 	// Format is the records' format: tsv (enriched events) or bad_rows (JSON lines).
 	Format string `yaml:"format"`
+}
+
+// Object layouts under a prefix.
+const (
+	LayoutHourly              = "hourly"
+	LayoutCollectorPartitions = "collector_partitions"
+)
+
+// hourPrefix is the part of the key naming hour h in the layout.
+func hourPrefix(layout string, h time.Time) string {
+	if layout == LayoutCollectorPartitions {
+		return h.Format("collector_date=2006-01-02/collector_hour=15/")
+	}
+	return h.Format("2006/01/02/15/")
 }
 
 // Counting modes.
@@ -145,6 +164,13 @@ func New(src config.Source, nodes []config.Node, readOnly bool, api API, log *sl
 	}
 	if set.CloseAfter == 0 {
 		set.CloseAfter = 20 * time.Minute
+	}
+	switch set.Layout {
+	case "", LayoutHourly:
+		set.Layout = LayoutHourly
+	case LayoutCollectorPartitions:
+	default:
+		return nil, fmt.Errorf("%s.layout: %q unknown (want %s or %s)", key, set.Layout, LayoutHourly, LayoutCollectorPartitions)
 	}
 	if set.CloseAfter < 0 {
 		return nil, fmt.Errorf("%s.close_after: %s must not be negative", key, set.CloseAfter)
@@ -260,7 +286,7 @@ func (s *Source) Refresh(ctx context.Context, r source.Range) (source.Result, er
 				continue
 			}
 			listedAt := s.Now()
-			err := s.list(ctx, prefix+h.Format("2006/01/02/15/"), func(o listed) {
+			err := s.list(ctx, prefix+hourPrefix(s.set.Layout, h), func(o listed) {
 				if old, ok := ps.Objects[o.Key]; ok && old.sameETag(o.ETag) && old.Size == o.Size {
 					return
 				}

@@ -269,3 +269,20 @@ func FuzzCount(f *testing.F) {
 		}
 	})
 }
+
+func TestCollectorPartitionLayout(t *testing.T) {
+	api, _ := fakeS3(t)
+	now := time.Now().UTC()
+	w := now.Truncate(time.Minute)
+	put(t, api, "output/"+now.Format("collector_date=2006-01-02/collector_hour=15/")+"a.gz", gz(t, tsvLine("gitlab", "x", w, 1)+"\n"+tsvLine("gitlab", "y", w, 2)+"\n"))
+	put(t, api, "output/"+now.Format("2006/01/02/15/")+"hourly.gz", gz(t, tsvLine("gitlab", "z", w, 3)+"\n"))
+	s := newSource(t, api, "")
+	s.set.Layout = LayoutCollectorPartitions
+	if got := refresh(t, s, now)["good_records"][w]; got != 2 {
+		t.Errorf("collector_partitions layout counted %v, want the 2 records under collector_date=/collector_hour=", got)
+	}
+	cfg, _ := config.Parse(strings.NewReader("sources: [{name: l, kind: s3, interval: 1m, s3: {bucket: b, layout: daily}}]"))
+	if _, err := New(cfg.Sources[0], nil, false, api, nil); err == nil || !strings.Contains(err.Error(), `layout: "daily"`) {
+		t.Errorf("bad layout: %v", err)
+	}
+}
