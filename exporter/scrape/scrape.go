@@ -76,6 +76,9 @@ type Source struct {
 
 // state is what survives between refreshes (and restarts, via StateFile).
 type state struct {
+	// Window is the window length (seconds) counts are kept in; a state
+	// kept with another window starts afresh (counts cannot be re-split).
+	Window int64 `json:"window"`
 	// LastScrape is the time of the latest successful scrape.
 	LastScrape time.Time `json:"last_scrape"`
 	// ProcessStart is the process's process_start_time_seconds at that scrape (0 if not exposed).
@@ -161,6 +164,9 @@ func (s *Source) Refresh(ctx context.Context, r source.Range) (source.Result, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := s.st.clone()
+	if w := int64(r.Window / time.Second); next.Window != w {
+		next = state{Window: w, Nodes: map[string]*nodeState{}}
+	}
 	next.observe(fams, s.nodes, now, r.Window)
 	next.prune(r.From.Unix())
 	if s.state != "" && !s.readOnly {
@@ -363,7 +369,7 @@ func (st *state) result(nodes []node, r source.Range, now time.Time) source.Resu
 }
 
 func (st state) clone() state {
-	out := state{LastScrape: st.LastScrape, ProcessStart: st.ProcessStart, Nodes: map[string]*nodeState{}}
+	out := state{Window: st.Window, LastScrape: st.LastScrape, ProcessStart: st.ProcessStart, Nodes: map[string]*nodeState{}}
 	for k, ns := range st.Nodes {
 		c := &nodeState{KnownFrom: ns.KnownFrom, Last: map[string]float64{}, Counts: map[int64]float64{}, Unknown: map[int64]bool{}}
 		for a, b := range ns.Last {

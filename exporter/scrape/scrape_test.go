@@ -194,3 +194,25 @@ func TestScrapeFailures(t *testing.T) {
 		t.Errorf("bad url accepted or not named: %v", err)
 	}
 }
+
+func TestWindowChangeStartsAfresh(t *testing.T) {
+	clock := t0.Add(10 * time.Second)
+	tg := newTarget(t, t0.Add(-time.Hour)) // a process older than any window here
+	s := newSource(t, tg.srv.URL+"/metrics", "", &clock)
+	tg.events.WithLabelValues("good").Add(3)
+	refresh(t, s, clock)
+	clock = t0.Add(70 * time.Second)
+	tg.events.WithLabelValues("good").Add(4)
+	// The configuration changed to 5-minute windows: 1-minute counts cannot
+	// be re-split, so counting restarts from a baseline.
+	r := source.Range{From: t0.Add(-5 * time.Minute), To: t0.Add(10 * time.Minute), Window: 5 * time.Minute}
+	res, err := s.Refresh(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, se := range res.Series {
+		if len(se.Counts) != 0 {
+			t.Errorf("%s after a window change: %v, want nothing known yet", se.Node, se.Counts)
+		}
+	}
+}
