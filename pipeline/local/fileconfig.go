@@ -45,7 +45,7 @@ web_listen_address: 127.0.0.1:9090
 collector_config: ""        # plowline collector's YAML
 enrich_config: ""           # plowline enrich's YAML
 allowlist: ""               # pseudonymization allowlist YAML
-stream_capacity: 10000
+stream_capacity: 2000
 shutdown_timeout: 1m
 lake:
   buffer_size: 5MiB

@@ -101,7 +101,7 @@ func DefaultConfig() Config {
 		Bucket:           DefaultBucket,
 		BufferBytes:      5 << 20,
 		BufferInterval:   10 * time.Second,
-		StreamCapacity:   10000,
+		StreamCapacity:   2000,
 		FaultSeed:        1,
 	}
 }
@@ -155,7 +155,7 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 		cfg.Bucket = DefaultBucket
 	}
 	if cfg.StreamCapacity < 1 {
-		cfg.StreamCapacity = 10000
+		cfg.StreamCapacity = 2000
 	}
 	if cfg.EnrichWorkers < 1 {
 		cfg.EnrichWorkers = runtime.GOMAXPROCS(0)
