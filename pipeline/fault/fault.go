@@ -79,6 +79,7 @@ type Rule struct {
 	Point    string
 }
 
+// String prints the rule in the syntax ParseRules reads.
 func (r Rule) String() string {
 	return fmt.Sprintf("%s %g %s", r.Action, r.Fraction, r.Point)
 }
@@ -277,6 +278,7 @@ type sink struct {
 	next  stream.Sink
 }
 
+// Put applies the point's rule, then writes what is left.
 func (s *sink) Put(ctx context.Context, recs []stream.Record) error {
 	recs = s.in.Records(s.point, recs)
 	if len(recs) == 0 {
@@ -285,6 +287,7 @@ func (s *sink) Put(ctx context.Context, recs []stream.Record) error {
 	return s.next.Put(ctx, recs)
 }
 
+// Close closes the wrapped sink.
 func (s *sink) Close(ctx context.Context) error { return s.next.Close(ctx) }
 
 // Healthy passes the wrapped sink's health through, if it has one.

@@ -97,6 +97,7 @@ func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
 // chatter is dropped.
 type fakeS3Log struct{ log *slog.Logger }
 
+// Print logs gofakes3's errors and warnings.
 func (f fakeS3Log) Print(level gofakes3.LogLevel, v ...any) {
 	switch level {
 	case gofakes3.LogErr:
@@ -162,6 +163,7 @@ type listedObject struct {
 	Hash         []byte    `bson:"hash"`
 }
 
+// ListBucket lists name's objects under prefix, one page at a time.
 func (b *listingBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
 	if prefix == nil {
 		prefix = &gofakes3.Prefix{}
