@@ -163,17 +163,22 @@ func (p *CollectorPayload) write(ctx context.Context, w thrift.TProtocol) error 
 // ErrMissingField reports a payload without one of Thrift's required fields.
 var ErrMissingField = errors.New("required field missing")
 
-// Unmarshal decodes a binary-protocol CollectorPayload. Unknown fields are
-// skipped (forward compatibility, as Thrift intends); a truncated or corrupt
-// record, or one without schema, ipAddress, timestamp, encoding or collector,
-// is an error that says what was wrong. It never panics on any input.
+// Unmarshal decodes a binary-protocol CollectorPayload. Unknown fields of
+// any Thrift type, nested ones included, are skipped (forward
+// compatibility, as Thrift intends); a truncated or corrupt record, or one
+// without schema, ipAddress, timestamp, encoding or collector (present with
+// their declared types, as Snowplow's Java validate() requires), is an
+// error that says what was wrong. It never panics on any input.
+//
+// The record is copied once into a string and every string field is a
+// slice of it: one allocation for all fields instead of one per field. A
+// field kept alive therefore keeps the whole record (at most MaxSize)
+// alive; long-lived caches keyed by a field must clone it.
 func Unmarshal(data []byte) (*CollectorPayload, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("collector payload of %d bytes exceeds the %d-byte limit", len(data), MaxSize)
 	}
-	ctx := context.Background()
-	buf := &thrift.TMemoryBuffer{Buffer: bytesBuffer(data)}
-	r := thrift.NewTBinaryProtocolConf(buf, conf)
+	d := decoder{s: string(data)}
 	p := &CollectorPayload{}
 	var seen uint16
 	const (
@@ -183,88 +188,51 @@ func Unmarshal(data []byte) (*CollectorPayload, error) {
 		sEnc
 		sColl
 	)
-	if _, err := r.ReadStructBegin(ctx); err != nil {
-		return nil, fmt.Errorf("reading collector payload: %w", err)
-	}
 	for {
-		_, typ, id, err := r.ReadFieldBegin(ctx)
+		typ, err := d.byte()
 		if err != nil {
 			return nil, fmt.Errorf("reading collector payload field header: %w", err)
 		}
-		if typ == thrift.STOP {
+		if typ == tStop {
 			break
 		}
-		readStr := func(dst *string) error {
-			if typ != thrift.STRING {
-				return thrift.SkipDefaultDepth(ctx, r, typ)
-			}
-			v, err := r.ReadString(ctx)
-			if err != nil {
-				return fmt.Errorf("field %d: %w", id, err)
-			}
-			*dst = v
-			return nil
+		id, err := d.i16()
+		if err != nil {
+			return nil, fmt.Errorf("reading collector payload field header: %w", err)
 		}
-		switch id {
-		case idSchema:
-			err = readStr(&p.Schema)
-			seen |= sSchema
-		case idIPAddress:
-			err = readStr(&p.IPAddress)
-			seen |= sIP
-		case idTimestamp:
-			if typ != thrift.I64 {
-				err = thrift.SkipDefaultDepth(ctx, r, typ)
-				break
-			}
-			p.Timestamp, err = r.ReadI64(ctx)
+		switch {
+		case id == idTimestamp && typ == tI64:
+			var v uint64
+			v, err = d.u64()
+			p.Timestamp = int64(v)
 			seen |= sTS
-		case idEncoding:
-			err = readStr(&p.Encoding)
-			seen |= sEnc
-		case idCollector:
-			err = readStr(&p.Collector)
-			seen |= sColl
-		case idUserAgent:
-			err = readStr(&p.UserAgent)
-		case idRefererURI:
-			err = readStr(&p.RefererURI)
-		case idPath:
-			err = readStr(&p.Path)
-		case idQuerystring:
-			err = readStr(&p.Querystring)
-		case idBody:
-			err = readStr(&p.Body)
-		case idContentType:
-			err = readStr(&p.ContentType)
-		case idHostname:
-			err = readStr(&p.Hostname)
-		case idNetworkUserID:
-			err = readStr(&p.NetworkUserID)
-		case idHeaders:
-			if typ != thrift.LIST {
-				err = thrift.SkipDefaultDepth(ctx, r, typ)
-				break
+		case id == idHeaders && typ == tList:
+			err = d.headers(p)
+		case typ == tString && p.stringField(id) != nil:
+			*p.stringField(id), err = d.string()
+			switch id {
+			case idSchema:
+				seen |= sSchema
+			case idIPAddress:
+				seen |= sIP
+			case idEncoding:
+				seen |= sEnc
+			case idCollector:
+				seen |= sColl
 			}
-			err = readHeaders(ctx, r, p)
 		default:
-			err = thrift.SkipDefaultDepth(ctx, r, typ)
+			// Unknown field, or a known one with another type: Java's
+			// generated reader skips both.
+			err = d.skip(typ, maxDepth)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading collector payload field %d: %w", id, err)
 		}
-		if err := r.ReadFieldEnd(ctx); err != nil {
-			return nil, fmt.Errorf("reading collector payload field %d end: %w", id, err)
-		}
 	}
-	if err := r.ReadStructEnd(ctx); err != nil {
-		return nil, fmt.Errorf("reading collector payload: %w", err)
-	}
-	missing := []struct {
+	for _, m := range [...]struct {
 		bit  uint16
 		name string
-	}{{sSchema, "schema"}, {sIP, "ipAddress"}, {sTS, "timestamp"}, {sEnc, "encoding"}, {sColl, "collector"}}
-	for _, m := range missing {
+	}{{sSchema, "schema"}, {sIP, "ipAddress"}, {sTS, "timestamp"}, {sEnc, "encoding"}, {sColl, "collector"}} {
 		if seen&m.bit == 0 {
 			return nil, fmt.Errorf("collector payload: %w: %s", ErrMissingField, m.name)
 		}
@@ -272,31 +240,33 @@ func Unmarshal(data []byte) (*CollectorPayload, error) {
 	return p, nil
 }
 
-func readHeaders(ctx context.Context, r thrift.TProtocol, p *CollectorPayload) error {
-	et, n, err := r.ReadListBegin(ctx)
-	if err != nil {
-		return err
+// stringField is where the string field id goes, nil if id is not one.
+func (p *CollectorPayload) stringField(id int16) *string {
+	switch id {
+	case idSchema:
+		return &p.Schema
+	case idIPAddress:
+		return &p.IPAddress
+	case idEncoding:
+		return &p.Encoding
+	case idCollector:
+		return &p.Collector
+	case idUserAgent:
+		return &p.UserAgent
+	case idRefererURI:
+		return &p.RefererURI
+	case idPath:
+		return &p.Path
+	case idQuerystring:
+		return &p.Querystring
+	case idBody:
+		return &p.Body
+	case idContentType:
+		return &p.ContentType
+	case idHostname:
+		return &p.Hostname
+	case idNetworkUserID:
+		return &p.NetworkUserID
 	}
-	p.HasHeaders = true
-	if et != thrift.STRING {
-		// A list of another element type carries no header we can use.
-		p.Headers = []string{}
-		for i := 0; i < n; i++ {
-			if err := thrift.SkipDefaultDepth(ctx, r, et); err != nil {
-				return err
-			}
-		}
-		return r.ReadListEnd(ctx)
-	}
-	// n comes from untrusted input: ReadListBegin already checked it against
-	// the remaining bytes, but cap the preallocation anyway.
-	p.Headers = make([]string, 0, min(n, 64))
-	for i := 0; i < n; i++ {
-		h, err := r.ReadString(ctx)
-		if err != nil {
-			return err
-		}
-		p.Headers = append(p.Headers, h)
-	}
-	return r.ReadListEnd(ctx)
+	return nil
 }

@@ -7,6 +7,7 @@ package useragent
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	lru "github.com/hashicorp/golang-lru"
 	"github.com/ua-parser/uap-go/uaparser"
@@ -116,7 +117,9 @@ func (p *Parser) entry(agent string) *entry {
 	sd = append(sd, data...)
 	sd = append(sd, '}')
 	e := &entry{sd: sd, contexts: `{"schema":"` + ContextsSchema + `","data":[` + string(sd) + `]}`}
-	p.cache.Add(agent, e)
+	// The agent may be a slice of a whole collector payload (payload.Unmarshal
+	// slices one copy of the record): clone it so the cache keeps only the key.
+	p.cache.Add(strings.Clone(agent), e)
 	return e
 }
 
