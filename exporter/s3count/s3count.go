@@ -477,8 +477,5 @@ func (s *Source) result(r source.Range, now time.Time, pending map[string]time.T
 // CanarySeen reports when an object holding the canary event with this id
 // was written (its LastModified), if a refresh has read it.
 func (s *Source) CanarySeen(eventID string) (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.st.Canary[eventID]
-	return t, ok
+	return s.st.canaryLookup(eventID)
 }

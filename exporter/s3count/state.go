@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,8 +26,11 @@ type state struct {
 	// state written with another window is discarded and objects re-read.
 	Window   int64
 	Prefixes map[string]*prefixState
-	// Canary maps a canary event id to when its object was written.
+	// Canary maps a canary event id to when its object was written. cmu
+	// guards it alone, so the canary can look events up while a refresh
+	// (holding the source's lock for minutes) reads objects.
 	Canary map[string]time.Time
+	cmu    sync.Mutex
 	dirty  bool
 }
 
@@ -269,9 +273,11 @@ func (st *state) write(w io.Writer) error {
 			bw.Write(num)
 		}
 	}
+	st.cmu.Lock()
 	for id, t := range st.Canary {
 		fmt.Fprintf(bw, "canary\t%s\t%d\n", quoteKey(id), t.UnixMilli())
 	}
+	st.cmu.Unlock()
 	return bw.Flush()
 }
 
@@ -325,9 +331,18 @@ func (st *state) prefix(p string) *prefixState {
 }
 
 func (st *state) canarySeen(id string, t time.Time) {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
 	if _, ok := st.Canary[id]; !ok {
 		st.Canary[id] = t
 	}
+}
+
+func (st *state) canaryLookup(id string) (time.Time, bool) {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	t, ok := st.Canary[id]
+	return t, ok
 }
 
 // prune forgets objects and closed hours before the first hour of the
@@ -347,6 +362,8 @@ func (st *state) prune(firstHour int64) {
 			}
 		}
 	}
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
 	for id, t := range st.Canary {
 		if t.Unix() < firstHour {
 			delete(st.Canary, id)
