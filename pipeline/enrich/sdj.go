@@ -85,7 +85,9 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 	if !ok {
 		return
 	}
-	inst, err := jsondec.Decode(raw)
+	// raw is never modified (text shares it too), so the decoded strings
+	// may share it as well.
+	inst, err := jsondec.DecodeShared(raw)
 	if err != nil {
 		v := text
 		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))

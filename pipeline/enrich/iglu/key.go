@@ -103,6 +103,12 @@ func (k SchemaKey) Path() string {
 	return k.Vendor + "/" + k.Name + "/" + k.Format + "/" + k.Version()
 }
 
+// clone copies the key's strings, which may be slices of a larger input.
+func (k SchemaKey) clone() SchemaKey {
+	k.Vendor, k.Name, k.Format = strings.Clone(k.Vendor), strings.Clone(k.Name), strings.Clone(k.Format)
+	return k
+}
+
 // String returns the Iglu URI.
 func (k SchemaKey) String() string { return "iglu:" + k.Path() }
 

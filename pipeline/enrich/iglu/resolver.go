@@ -187,7 +187,9 @@ func (r *Resolver) Schema(ctx context.Context, key SchemaKey) (*jsonschema.Schem
 	// One lookup per key at a time: a burst of events naming a new schema
 	// must not become a burst of registry requests.
 	v, _, _ := r.group.Do(path, func() (any, error) {
-		e := r.resolve(ctx, key)
+		// The cached entry may keep key (in its error): clone it, as its
+		// strings may share a whole event's memory.
+		e := r.resolve(ctx, key.clone())
 		r.cache.Add(path, e)
 		return e, nil
 	})

@@ -35,6 +35,7 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 		if werr == nil && !reflect.DeepEqual(want, got) {
 			t.Fatalf("%q: encoding/json %#v, jsondec %#v", data, want, got)
 		}
+		checkShared(t, data, got, gerr)
 	})
 }
 
@@ -46,6 +47,19 @@ func TestSeeds(t *testing.T) {
 		if (werr == nil) != (gerr == nil) || (werr == nil && !reflect.DeepEqual(want, got)) {
 			t.Errorf("%q: want %#v (%v), got %#v (%v)", s, want, werr, got, gerr)
 		}
+		checkShared(t, []byte(s), got, gerr)
+	}
+}
+
+// checkShared checks DecodeShared against Decode's result on data: the
+// same acceptance and values, and the values are data's bytes (changing
+// data afterwards would change them, which is the caller's contract).
+func checkShared(t *testing.T, data []byte, want any, werr error) {
+	t.Helper()
+	own := bytes.Clone(data)
+	got, err := DecodeShared(own)
+	if (err == nil) != (werr == nil) || (err == nil && !reflect.DeepEqual(want, got)) {
+		t.Fatalf("%q: Decode %#v (%v), DecodeShared %#v (%v)", data, want, werr, got, err)
 	}
 }
 
