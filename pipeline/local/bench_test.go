@@ -19,6 +19,18 @@ import (
 	"github.com/plowline/plowline/pipeline/lake"
 )
 
+// rssBreakdown returns the kernel's split of resident memory.
+func rssBreakdown() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Rss") || strings.HasPrefix(line, "VmHWM") {
+			out = append(out, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // peakRSS returns the process's peak resident set size in bytes (Linux).
 func peakRSS() float64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -88,6 +100,9 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	wg.Wait()
 	ingest := time.Since(start)
+	if testing.Verbose() {
+		b.Logf("at end of ingest: %s", rssBreakdown())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := p.Shutdown(ctx); err != nil {
