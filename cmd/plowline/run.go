@@ -295,12 +295,13 @@ Flags:
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
-	err = p.Shutdown(sctx)
+	// Extensions read the pipeline's stores: stop them before those close.
 	for i, stop := range stops {
 		if serr := stop(sctx); serr != nil {
 			err = errors.Join(err, fmt.Errorf("stopping %s: %w", extNames[i], serr))
 		}
 	}
+	err = errors.Join(err, p.Shutdown(sctx))
 	if err = errors.Join(runErr, err); err != nil {
 		return err
 	}
@@ -317,8 +318,8 @@ func printWelcome(w io.Writer, info local.Info, cfg local.Config, extensions []s
   data directory  %[3]s
   object store    %[4]s bucket %[5]s (embedded S3, path-style; any credentials)
   warehouse       %[6]s (tables gitlab_events, gitlab_bad_events)
-  batch buffers   %[7]d bytes or %[8]s, whichever comes first
-`, info.CollectorURL, info.MetricsURL, info.DataDir, info.S3Endpoint, info.Bucket, info.WarehousePath, cfg.BufferBytes, cfg.BufferInterval)
+  batch buffers   %[7]s or %[8]s, whichever comes first
+`, info.CollectorURL, info.MetricsURL, info.DataDir, info.S3Endpoint, info.Bucket, info.WarehousePath, sizeString(cfg.BufferBytes), cfg.BufferInterval)
 	if len(extensions) > 0 {
 		fmt.Fprintf(w, "  also running    %s (on %s)\n", strings.Join(extensions, ", "), info.WebAddress)
 	}
@@ -340,6 +341,17 @@ See it in the warehouse (after the buffer interval):
 
 Ctrl-C stops it after draining every buffer into the warehouse.
 `, info.CollectorURL, strings.TrimPrefix(info.CollectorURL, "http://"), q)
+}
+
+// sizeString prints n bytes as byteSize reads them.
+func sizeString(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
