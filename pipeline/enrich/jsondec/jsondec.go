@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -28,26 +29,37 @@ type SyntaxError struct {
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s at offset %d", e.msg, e.Offset) }
 
 // Decode decodes one JSON value; anything but whitespace after it is an error.
-func Decode(data []byte) (any, error) {
-	d := decoder{data: data}
-	d.ws()
-	v, err := d.value(0)
-	if err != nil {
-		return nil, err
-	}
-	d.ws()
-	if d.i != len(d.data) {
-		return nil, d.err("invalid character after top-level value")
-	}
-	return v, nil
-}
+func Decode(data []byte) (any, error) { return decode(data, false) }
 
 // DecodeShared is Decode for data the caller never modifies afterwards:
 // strings without escapes and numbers share data's memory instead of
 // being copied, one allocation fewer per string and number. The decoded
 // values keep data alive; a long-lived copy of one must be cloned.
-func DecodeShared(data []byte) (any, error) {
-	d := decoder{data: data, alias: true}
+func DecodeShared(data []byte) (any, error) { return decode(data, true) }
+
+// scratch holds the members of the objects and arrays being decoded, so
+// that each map and slice is made once at its final size: no map growth
+// and rehashing for objects of more than eight members.
+type scratch struct {
+	keys []string
+	vals []any
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{keys: make([]string, 0, 64), vals: make([]any, 0, 64)} }}
+
+func decode(data []byte, alias bool) (any, error) {
+	sc := scratchPool.Get().(*scratch)
+	d := decoder{data: data, alias: alias, sc: sc}
+	defer func() {
+		// Drop references to the decoded values before pooling (an error
+		// leaves members behind).
+		clear(sc.keys[:cap(sc.keys)])
+		clear(sc.vals[:cap(sc.vals)])
+		sc.keys, sc.vals = sc.keys[:0], sc.vals[:0]
+		if cap(sc.vals) <= 4096 && cap(sc.keys) <= 4096 {
+			scratchPool.Put(sc)
+		}
+	}()
 	d.ws()
 	v, err := d.value(0)
 	if err != nil {
@@ -63,7 +75,8 @@ func DecodeShared(data []byte) (any, error) {
 type decoder struct {
 	data  []byte
 	i     int
-	alias bool // see ReadString
+	alias bool     // see ReadString
+	sc    *scratch // nil for a decoder that reads no object or array
 }
 
 func (d *decoder) err(msg string) error { return &SyntaxError{Offset: d.i, msg: msg} }
@@ -121,12 +134,13 @@ func (d *decoder) literal(lit string, v any) (any, error) {
 
 func (d *decoder) object(depth int) (any, error) {
 	d.i++ // {
-	m := make(map[string]any, 8)
 	d.ws()
 	if d.i < len(d.data) && d.data[d.i] == '}' {
 		d.i++
-		return m, nil
+		return make(map[string]any), nil
 	}
+	// Arrays push values only: the two stacks have their own bases.
+	kbase, vbase := len(d.sc.keys), len(d.sc.vals)
 	for {
 		d.ws()
 		if d.i >= len(d.data) {
@@ -149,7 +163,8 @@ func (d *decoder) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m[k] = v
+		d.sc.keys = append(d.sc.keys, k)
+		d.sc.vals = append(d.sc.vals, v)
 		d.ws()
 		if d.i >= len(d.data) {
 			return nil, d.err("unexpected end of JSON input")
@@ -159,6 +174,14 @@ func (d *decoder) object(depth int) (any, error) {
 			d.i++
 		case '}':
 			d.i++
+			keys, vals := d.sc.keys[kbase:], d.sc.vals[vbase:]
+			m := make(map[string]any, len(keys))
+			for j, k := range keys {
+				m[k] = vals[j] // in order: a repeated key's last value wins
+			}
+			clear(keys)
+			clear(vals)
+			d.sc.keys, d.sc.vals = d.sc.keys[:kbase], d.sc.vals[:vbase]
 			return m, nil
 		default:
 			return nil, d.err("expected ',' or '}' after object value")
@@ -168,19 +191,19 @@ func (d *decoder) object(depth int) (any, error) {
 
 func (d *decoder) array(depth int) (any, error) {
 	d.i++ // [
-	a := make([]any, 0, 4)
 	d.ws()
 	if d.i < len(d.data) && d.data[d.i] == ']' {
 		d.i++
-		return a, nil
+		return []any{}, nil
 	}
+	base := len(d.sc.vals)
 	for {
 		d.ws()
 		v, err := d.value(depth)
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, v)
+		d.sc.vals = append(d.sc.vals, v)
 		d.ws()
 		if d.i >= len(d.data) {
 			return nil, d.err("unexpected end of JSON input")
@@ -190,6 +213,11 @@ func (d *decoder) array(depth int) (any, error) {
 			d.i++
 		case ']':
 			d.i++
+			vals := d.sc.vals[base:]
+			a := make([]any, len(vals))
+			copy(a, vals)
+			clear(vals)
+			d.sc.vals = d.sc.vals[:base]
 			return a, nil
 		default:
 			return nil, d.err("expected ',' or ']' after array element")
