@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -72,6 +73,26 @@ type Enricher struct {
 	log       *slog.Logger
 	m         metrics
 	now       func() time.Time
+	etl       atomic.Pointer[etlStamp] // the last etl_tstamp rendered
+}
+
+// etlStamp is an etl_tstamp rendered once for all events enriched in the
+// same millisecond.
+type etlStamp struct {
+	ms int64
+	s  string
+}
+
+// etlTstamp renders now as etl_tstamp, reusing the last rendering when the
+// millisecond is the same: under load that is most events.
+func (e *Enricher) etlTstamp(now time.Time) string {
+	ms := now.UnixMilli()
+	if c := e.etl.Load(); c != nil && c.ms == ms {
+		return c.s
+	}
+	c := &etlStamp{ms: ms, s: formatMillis(ms)}
+	e.etl.Store(c)
+	return c.s
 }
 
 type metrics struct {
@@ -243,8 +264,9 @@ func (e *Enricher) Enrich(ctx context.Context, record []byte) Output {
 			e.addBad(&out, badrow.NewTrackerProtocolViolations(e.processor, now, f.Messages, cpj))
 		}
 	}
+	etl := e.etlTstamp(now)
 	for i := range events {
-		e.enrichOne(ctx, cp, &events[i], now, &out)
+		e.enrichOne(ctx, cp, &events[i], now, etl, &out)
 	}
 	return out
 }
@@ -298,7 +320,7 @@ func rawEventJSON(cp *payload.CollectorPayload, ev *tp.Event) badrow.RawEvent {
 }
 
 // enrichOne enriches one raw event into a TSV line or one bad row.
-func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, raw *tp.Event, now time.Time, out *Output) {
+func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, raw *tp.Event, now time.Time, etl string, out *Output) {
 	start := time.Now()
 	s := &state{}
 	defer func() {
@@ -311,7 +333,7 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 	ev := &s.ev
 	s.collectorMs = clampMillis(cp.Timestamp)
 	ev[event.CollectorTstamp] = formatMillis(s.collectorMs)
-	ev[event.EtlTstamp] = formatMillis(now.UnixMilli())
+	ev[event.EtlTstamp] = etl
 	ev[event.VCollector] = cp.Collector
 	ev[event.VEtl] = e.vEtl
 	ev[event.Useragent] = cp.UserAgent
