@@ -343,12 +343,33 @@ func isUUID(s string) bool {
 	return true
 }
 
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// cleanSpecial reports whether any byte of w is one clean looks at: a
+// control character, DEL or a non-ASCII byte. (w-n*lsbs)&^w&msbs is
+// nonzero exactly when some byte of w is below n (n <= 0x80); DEL is
+// the zero byte of w^0x7f7f….
+func cleanSpecial(w uint64) bool {
+	d := w ^ (0x7f * lsbs)
+	return ((w-0x20*lsbs)&^w|(d-lsbs)&^d|w)&msbs != 0
+}
+
 // clean makes a field TSV-safe: tabs, line breaks and other control
 // characters become spaces and invalid UTF-8 becomes U+FFFD. The common
 // case (nothing to clean) does not allocate.
 func clean(s string) string {
 	dirty, ascii := false, true
-	for i := 0; i < len(s); i++ {
+	i := 0
+	// Eight bytes at a time while they are printable ASCII (most of every
+	// field: contexts, user agents, URLs), then byte by byte.
+	for i+8 <= len(s) && !cleanSpecial(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+		i += 8
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c == 0x7f {
 			dirty = true
