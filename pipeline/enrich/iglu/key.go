@@ -93,14 +93,41 @@ func validPart(s string, vendor bool) bool {
 	return !strings.Contains(s, "..")
 }
 
+// smallVersions holds every SchemaVer of single-digit parts, rendered
+// once: nearly every schema in use has one, and Version runs per event.
+var smallVersions = func() (t [1000]string) {
+	for i := range t {
+		t[i] = string([]byte{byte('0' + i/100), '-', byte('0' + i/10%10), '-', byte('0' + i%10)})
+	}
+	return t
+}()
+
 // Version returns the SchemaVer, e.g. "1-0-0".
 func (k SchemaKey) Version() string {
-	return strconv.Itoa(k.Model) + "-" + strconv.Itoa(k.Revision) + "-" + strconv.Itoa(k.Addition)
+	if uint(k.Model) < 10 && uint(k.Revision) < 10 && uint(k.Addition) < 10 {
+		return smallVersions[k.Model*100+k.Revision*10+k.Addition]
+	}
+	return string(k.appendVersion(nil))
+}
+
+func (k SchemaKey) appendVersion(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(k.Model), 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(k.Revision), 10)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(k.Addition), 10)
 }
 
 // Path returns the key's path below a static registry's schemas/ directory.
 func (k SchemaKey) Path() string {
-	return k.Vendor + "/" + k.Name + "/" + k.Format + "/" + k.Version()
+	var buf [128]byte // one allocation, the result, for common keys
+	b := append(buf[:0], k.Vendor...)
+	b = append(b, '/')
+	b = append(b, k.Name...)
+	b = append(b, '/')
+	b = append(b, k.Format...)
+	b = append(b, '/')
+	return string(k.appendVersion(b))
 }
 
 // clone copies the key's strings, which may be slices of a larger input.
