@@ -35,6 +35,12 @@ func runLambda(ctx context.Context, args []string, _ io.Reader, _, stderr io.Wri
 	if len(args) > 0 {
 		stage = args[0]
 	}
+	// Fault injection is a local game-day tool; a production function must
+	// never lose or duplicate data on purpose, so refuse to start rather
+	// than ignore the setting silently.
+	if v := os.Getenv("PLOWLINE_FAULT"); v != "" {
+		return fmt.Errorf("PLOWLINE_FAULT=%q: fault injection cannot be enabled in Lambda mode; remove the variable", v)
+	}
 	start, ok := lambdaHandlers[stage]
 	if !ok {
 		names := make([]string, 0, len(lambdaHandlers))
