@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // RulesFile and TestsFile are the generated files' names inside alerts/.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the enricher's configuration (YAML). The zero value is not
