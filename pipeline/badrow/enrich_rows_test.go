@@ -1,10 +1,13 @@
-package badrow
+package badrow_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/plowline/plowline/pipeline/badrow"
+	"github.com/plowline/plowline/testkit"
 )
 
 func TestEnrichBadRowsValidateAgainstIgluCentral(t *testing.T) {
@@ -46,7 +49,7 @@ func TestEnrichBadRowsValidateAgainstIgluCentral(t *testing.T) {
 		}, raw, enriched),
 	}
 	for _, b := range rows {
-		validate(t, b)
+		testkit.ValidateBadRow(t, b.Marshal())
 		back, err := Parse(b.Marshal())
 		if err != nil || !json.Valid(back.Data) {
 			t.Fatalf("%s does not round-trip: %v", b.Schema, err)

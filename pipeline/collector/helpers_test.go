@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,11 +13,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/payload"
 	"github.com/plowline/plowline/pipeline/stream"
+	"github.com/plowline/plowline/testkit"
 )
 
 // harness is a collector over in-memory sinks with its own registry.
@@ -205,39 +203,7 @@ func labelValue(m *dto.Metric, name string) string {
 // validateBadRow checks a bad row against its schema in Iglu Central.
 func validateBadRow(t *testing.T, line []byte) badrow.BadRow {
 	t.Helper()
-	b, err := badrow.Parse(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := strings.TrimPrefix(b.Schema, "iglu:")
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "iglu-central", "schemas", filepath.FromSlash(path)))
-	if err != nil {
-		t.Fatalf("schema for %s: %v", b.Schema, err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Iglu schemas name Snowplow's meta-schema, a draft-04 superset.
-	delete(doc.(map[string]any), "$schema")
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4)
-	c.AssertFormat()
-	if err := c.AddResource("mem://"+path, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("mem://" + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b.Data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Validate(inst); err != nil {
-		t.Fatalf("%s does not validate: %v\n%s", b.Schema, err, b.Data)
-	}
-	return b
+	return testkit.ValidateBadRow(t, line)
 }
 
 // sizeViolation decodes a size_violation's data.
