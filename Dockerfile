@@ -7,13 +7,15 @@ RUN go mod download
 COPY . .
 ARG VERSION=docker
 RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/plowline ./cmd/plowline \
- && mkdir -p /out/data
+ && mkdir -p /out/data /out/tmp && chmod 1777 /out/tmp
 
 FROM scratch
 # CA roots for AWS and Snowflake endpoints; the binary needs nothing else.
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/plowline /usr/local/bin/plowline
 COPY --from=build --chown=65532:65532 /out/data /data
+# SQLite and Go's os.TempDir need a writable /tmp; scratch has none.
+COPY --from=build /out/tmp /tmp
 ENV PATH=/usr/local/bin
 USER 65532:65532
 WORKDIR /data
