@@ -24,6 +24,7 @@ type Message struct {
 	Message  string
 }
 
+// String renders the message as CloudWatch reports it: the data path, if any, then the text.
 func (m Message) String() string {
 	if m.DataPath == "" {
 		return m.Message

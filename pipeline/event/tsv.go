@@ -16,6 +16,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error names the field and the byte offset, never the value (events carry personal data).
 func (e *FieldError) Error() string {
 	if e.Field < 0 {
 		return e.Reason

@@ -92,6 +92,7 @@ type LineError struct {
 	Err  error
 }
 
+// Error names the input line so the operator can find the record.
 func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d: not a base64 record: %v", e.Line, e.Err)
 }

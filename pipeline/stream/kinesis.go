@@ -186,6 +186,7 @@ type PutRecordsError struct {
 	Err error
 }
 
+// Error says how many records were not written and why the retries stopped.
 func (e *PutRecordsError) Error() string {
 	msg := fmt.Sprintf("kinesis PutRecords to stream %q: %d of %d records not written after %d attempts", e.Stream, e.Failed, e.Total, e.Attempts)
 	switch {
