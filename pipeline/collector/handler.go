@@ -2,9 +2,7 @@ package collector
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -15,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/stream"
 )
@@ -455,7 +454,7 @@ func (c *Collector) networkUserID(r *http.Request, anonymous bool) string {
 			return ck.Value
 		}
 	}
-	return newUUID()
+	return uuid.NewString()
 }
 
 // validNUID accepts up to 128 cookie-value octets (RFC 6265).
@@ -488,25 +487,6 @@ func queryParam(raw, key string) (string, bool) {
 		return "", false
 	}
 	return "", false
-}
-
-// newUUID returns a random (version 4) UUID.
-func newUUID() string {
-	var u [16]byte
-	rand.Read(u[:]) // never fails (crypto/rand panics rather than return short)
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
 }
 
 // requestHeaders lists the headers as the payload carries them ("Name:

@@ -11,7 +11,6 @@ package enrich
 import (
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -29,6 +28,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/plowline/plowline/metricname"
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
@@ -360,7 +360,7 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 		}
 	}
 	if !s.haveEID {
-		ev[event.EventID] = newUUID()
+		ev[event.EventID] = uuid.NewString()
 	}
 	if ev[event.PageURL] == "" && cp.RefererURI != "" && raw.Version == tp.TP1 {
 		// A pixel without url: the page is the request's referer.
@@ -569,24 +569,6 @@ type fpScratch struct {
 }
 
 var fpPool = sync.Pool{New: func() any { return &fpScratch{} }}
-
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics rather than returning short reads)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
 
 // tsv renders the event; clean has made every field tab-free.
 func tsv(ev *event.Event) []byte {

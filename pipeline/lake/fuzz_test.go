@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/plowline/plowline/pipeline/event"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,7 +77,7 @@ func TestLoadObjectNeverDropsLines(t *testing.T) {
 		}
 		defer ld.Close()
 		before := count(t, wh, "SELECT COUNT(*) FROM gitlab_events") + count(t, wh, "SELECT COUNT(*) FROM gitlab_bad_events")
-		key := PrefixOutput + "fuzz/" + string(rune('a'+n)) + newUUID()
+		key := PrefixOutput + "fuzz/" + string(rune('a'+n)) + uuid.NewString()
 		ld.Notify(key)
 		if _, err := ld.LoadPending(context.Background()); err != nil {
 			t.Fatalf("load failed: %v", err)

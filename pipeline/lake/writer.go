@@ -8,7 +8,6 @@ package lake
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -358,15 +358,7 @@ func (w *Writer) putWithRetry(key string, body []byte) error {
 func (w *Writer) objectKey(first time.Time) string {
 	t := first.UTC()
 	return fmt.Sprintf("%s%s/%s-1-%s-%s.gz", w.cfg.Prefix, t.Format("2006/01/02/15"), w.cfg.Name,
-		t.Format("2006-01-02-15-04-05"), newUUID())
-}
-
-func newUUID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+		t.Format("2006-01-02-15-04-05"), uuid.NewString())
 }
 
 // Flush seals the current buffer now (as if its interval had passed) and
