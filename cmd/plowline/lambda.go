@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// envKinesisEndpoint overrides the Kinesis endpoint of the stages that
+// write to streams (a VPC endpoint, or kinesalite in tests).
+const envKinesisEndpoint = "PLOWLINE_KINESIS_ENDPOINT"
+
 // lambdaHandlers maps a stage name to the function that serves it as an AWS
 // Lambda function (it blocks in lambda.Start). Stages register in init.
 var lambdaHandlers = map[string]func(ctx context.Context) error{}

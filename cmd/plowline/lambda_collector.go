@@ -17,10 +17,9 @@ import (
 
 // Environment of the collector Lambda function.
 const (
-	envCollectorGood            = "PLOWLINE_GOOD_STREAM"
-	envCollectorBad             = "PLOWLINE_BAD_STREAM"
-	envCollectorKinesisEndpoint = "PLOWLINE_KINESIS_ENDPOINT"
-	envCollectorConfig          = "PLOWLINE_COLLECTOR_CONFIG"
+	envCollectorGood   = "PLOWLINE_GOOD_STREAM"
+	envCollectorBad    = "PLOWLINE_BAD_STREAM"
+	envCollectorConfig = "PLOWLINE_COLLECTOR_CONFIG"
 )
 
 func init() {
@@ -52,7 +51,7 @@ func startCollectorLambda(ctx context.Context) error {
 	}
 	cfg.Version = version
 	cfg.Sink.Type, cfg.Sink.Good, cfg.Sink.Bad = "kinesis", good, bad
-	cfg.Sink.Kinesis.Endpoint = os.Getenv(envCollectorKinesisEndpoint)
+	cfg.Sink.Kinesis.Endpoint = os.Getenv(envKinesisEndpoint)
 	api, err := stream.NewKinesisClient(ctx, cfg.Sink.Kinesis.Region, cfg.Sink.Kinesis.Endpoint)
 	if err != nil {
 		return fmt.Errorf("collector lambda: %w", err)

@@ -14,10 +14,9 @@ import (
 
 // Environment of the enrich Lambda function.
 const (
-	envEnrichedGood    = "PLOWLINE_ENRICHED_GOOD_STREAM"
-	envEnrichedBad     = "PLOWLINE_ENRICHED_BAD_STREAM"
-	envKinesisEndpoint = "PLOWLINE_KINESIS_ENDPOINT"
-	envEnrichConfig    = "PLOWLINE_ENRICH_CONFIG"
+	envEnrichedGood = "PLOWLINE_ENRICHED_GOOD_STREAM"
+	envEnrichedBad  = "PLOWLINE_ENRICHED_BAD_STREAM"
+	envEnrichConfig = "PLOWLINE_ENRICH_CONFIG"
 )
 
 func init() {
