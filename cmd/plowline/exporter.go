@@ -134,7 +134,7 @@ func exporterLoadConfig(path string) (config.Config, error) {
 
 func runExporter(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("exporter", "exporter --config FILE [flags]", stderr)
-	configFile := fs.String("config", "", "exporter configuration `file` (YAML: window, lookback, topology, sources, nodes, edges, canary; see README)")
+	configFile := fs.String("config", "", "exporter configuration `file` (YAML: window, lookback, topology, sources, nodes, edges, canary; see docs/exporter.md)")
 	listen := fs.String("web.listen-address", ":9807", "`address` to serve /metrics, the on-call page (/) and /reconcile.json on")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration `file` (TLS, basic auth) for every page served")
 	metricsPath := fs.String("web.telemetry-path", "/metrics", "`path` of the metrics")

@@ -114,7 +114,7 @@ Runs GitLab's Snowplow pipeline on this machine with no cloud account:
 Query the warehouse with 'plowline query'. SIGINT or SIGTERM drains every
 stage in order, so every event the collector acknowledged is in the
 warehouse when run exits; restarting on the same --data-dir loads nothing
-twice. A kill -9 loses what was only in memory (see README).
+twice. A kill -9 loses what was only in memory (see docs/run.md).
 
 Flags:
 `)

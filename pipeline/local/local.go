@@ -10,7 +10,7 @@
 // the enriched streams; the delivery workers empty those and raw-bad; the
 // batch writers flush their buffers to the object store; the loader loads
 // every object they wrote. What was acknowledged to a tracker is then in
-// the warehouse. A kill -9 instead loses what sat in memory (see README).
+// the warehouse. A kill -9 instead loses what sat in memory (see docs/run.md).
 package local
 
 import (
