@@ -12,12 +12,37 @@ RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lamb
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 TOOLS_BIN   := bin/tools
 
-.PHONY: all build run test test-deps vet bench fuzz dashboards lint clean
+# Lambda functions, each its own bootstrap (cmd/lambda/<fn>) for the
+# provided.al2023 runtime; the deployment (deploy/) reads these zip names.
+LAMBDA_FUNCS := collector enrich pseudonymize
+LAMBDA_ARCHS := amd64 arm64
+LAMBDA_ZIPS  := $(foreach f,$(LAMBDA_FUNCS),$(foreach a,$(LAMBDA_ARCHS),bin/lambda/$(f)-$(a).zip))
+# lambda.norpc drops aws-lambda-go's net/rpc server, which only the retired
+# go1.x runtime used.
+LAMBDA_TAGS  := lambda.norpc
+
+.PHONY: all build run test test-deps vet bench fuzz dashboards lint clean lambda FORCE
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/plowline
+
+## lambda: bin/lambda/<collector|enrich|pseudonymize>-<amd64|arm64>.zip, each holding one `bootstrap`
+lambda: $(LAMBDA_ZIPS)
+
+# Always rebuilt (FORCE): go build's cache makes an unchanged one quick, and
+# make cannot see the Go sources a function depends on.
+bin/lambda/%.zip: FORCE $(TOOLS_BIN)/mkzip
+	@stem='$*'; fn=$${stem%-*}; arch=$${stem##*-}; \
+	  echo "lambda: $$fn for linux/$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -tags $(LAMBDA_TAGS) -ldflags '$(LDFLAGS)' \
+	    -o bin/lambda/$$stem/bootstrap ./cmd/lambda/$$fn && \
+	  $(TOOLS_BIN)/mkzip bin/lambda/$$stem/bootstrap $@
+
+$(TOOLS_BIN)/mkzip: FORCE
+	@mkdir -p $(TOOLS_BIN)
+	@$(GO) build -o $@ ./cmd/lambda/internal/mkzip
 
 ## run: the whole pipeline and the exporter locally, on the embedded default
 run: build

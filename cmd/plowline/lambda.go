@@ -7,21 +7,21 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/plowline/plowline/pipeline/lambda"
+	"github.com/plowline/plowline/pipeline/lambda/collectorfn"
+	"github.com/plowline/plowline/pipeline/lambda/enrichfn"
+	"github.com/plowline/plowline/pipeline/lambda/pseudonymizefn"
 )
 
-// envKinesisEndpoint overrides the Kinesis endpoint of the stages that
-// write to streams (a VPC endpoint, or kinesalite in tests).
-const envKinesisEndpoint = "PLOWLINE_KINESIS_ENDPOINT"
-
 // lambdaHandlers maps a stage name to the function that serves it as an AWS
-// Lambda function (it blocks in lambda.Start). Stages register in init.
-var lambdaHandlers = map[string]func(ctx context.Context) error{}
-
-func registerLambda(stage string, start func(ctx context.Context) error) {
-	if _, dup := lambdaHandlers[stage]; dup {
-		panic("plowline: lambda stage registered twice: " + stage)
-	}
-	lambdaHandlers[stage] = start
+// Lambda function (it blocks in the runtime loop). Each also ships as its
+// own, smaller bootstrap (cmd/lambda/<stage>, `make lambda`); this command
+// keeps the single binary able to serve all three.
+var lambdaHandlers = map[string]lambda.StartFunc{
+	"collector":    collectorfn.Start,
+	"enrich":       enrichfn.Start,
+	"pseudonymize": pseudonymizefn.Start,
 }
 
 func init() {
@@ -39,12 +39,6 @@ func runLambda(ctx context.Context, args []string, _ io.Reader, _, stderr io.Wri
 	if len(args) > 0 {
 		stage = args[0]
 	}
-	// Fault injection is a local game-day tool; a production function must
-	// never lose or duplicate data on purpose, so refuse to start rather
-	// than ignore the setting silently.
-	if v := os.Getenv("PLOWLINE_FAULT"); v != "" {
-		return fmt.Errorf("PLOWLINE_FAULT=%q: fault injection cannot be enabled in Lambda mode; remove the variable", v)
-	}
 	start, ok := lambdaHandlers[stage]
 	if !ok {
 		names := make([]string, 0, len(lambdaHandlers))
@@ -54,5 +48,5 @@ func runLambda(ctx context.Context, args []string, _ io.Reader, _, stderr io.Wri
 		sort.Strings(names)
 		return fmt.Errorf("lambda stage %q unknown (set the function's handler or pass one of: %s)", stage, strings.Join(names, ", "))
 	}
-	return start(ctx)
+	return lambda.Run(ctx, start, version)
 }

@@ -1,5 +1,11 @@
-// Package lambda holds the thin AWS Lambda adapters, one file per stage:
-// they turn a Lambda event (Firehose transformation, Kinesis batch, ALB or
-// function-URL request) into calls on the stage's own package and back.
-// Logic lives in the stage packages; these files only translate.
+// Package lambda holds what every plowline AWS Lambda function shares: the
+// start-up checks (Run) and the main function of each function's own
+// bootstrap (Main, used by cmd/lambda/*). It imports only the standard
+// library, so it adds nothing to any function's binary.
+//
+// Each function lives in its own subpackage, a thin adapter that turns a
+// Lambda event into calls on its stage's package and back: collectorfn
+// (ALB or function-URL requests), enrichfn (Kinesis batches) and
+// pseudonymizefn (Firehose transformation). Keeping them apart keeps each
+// bootstrap's import graph to its own stage (TestFunctionImportGraphs).
 package lambda

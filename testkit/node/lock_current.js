@@ -13,19 +13,21 @@ function packages(file) {
 
 try {
   const want = packages(path.join(__dirname, "package-lock.json"));
-  const have = packages(path.join(__dirname, "node_modules", ".package-lock.json"));
+  const installed = path.join(__dirname, "node_modules", ".package-lock.json");
+  if (!fs.existsSync(installed)) throw new Error("node_modules is not installed");
+  const have = packages(installed);
   for (const [name, p] of Object.entries(want)) {
     if (name === "") continue;
     const h = have[name];
     if (!h) {
       if (p.optional) continue;
-      throw new Error(`${name} is not installed`);
+      throw new Error(`node_modules is stale: ${name} is not installed`);
     }
     if (h.version !== p.version || h.integrity !== p.integrity) {
-      throw new Error(`${name} is ${h.version}, package-lock.json pins ${p.version}`);
+      throw new Error(`node_modules is stale: ${name} is ${h.version}, package-lock.json pins ${p.version}`);
     }
   }
 } catch (e) {
-  console.error(`node_modules stale: ${e.message}`);
+  console.error(`testkit/node: ${e.message}`);
   process.exit(1);
 }

@@ -1,4 +1,4 @@
-package lambda
+package collectorfn
 
 import (
 	"bytes"
@@ -287,15 +287,16 @@ func parseEMF(t *testing.T, out []byte) []map[string]any {
 	return docs
 }
 
-// TestCollectorLambdaUnderRIE runs the real binary as a Lambda function in
-// the Runtime Interface Emulator, writing to kinesalite, and reads the
+// TestCollectorLambdaUnderRIE runs the collector's own bootstrap
+// (cmd/lambda/collector, as `make lambda` ships it) in the Runtime
+// Interface Emulator, writing to kinesalite, and reads the
 // records back with GetRecords.
 func TestCollectorLambdaUnderRIE(t *testing.T) {
 	endpoint := testkit.Kinesalite(t)
 	kc := testkit.KinesisClient(endpoint)
 	testkit.CreateStream(t, kc, "raw-good", 2)
 	testkit.CreateStream(t, kc, "raw-bad", 1)
-	fn := testkit.LambdaRIE(t, "collector", []string{"PLOWLINE_GOOD_STREAM=raw-good", "PLOWLINE_BAD_STREAM=raw-bad",
+	fn := testkit.LambdaBootstrapRIE(t, "collector", []string{"PLOWLINE_GOOD_STREAM=raw-good", "PLOWLINE_BAD_STREAM=raw-bad",
 		"PLOWLINE_KINESIS_ENDPOINT=" + endpoint})
 
 	invoke := func(ev any) []byte {

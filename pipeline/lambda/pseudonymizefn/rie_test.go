@@ -1,4 +1,4 @@
-package lambda
+package pseudonymizefn
 
 import (
 	"bytes"
@@ -20,7 +20,8 @@ import (
 	"github.com/plowline/plowline/testkit"
 )
 
-// TestPseudonymizeLambdaUnderRIE runs the real plowline binary as the
+// TestPseudonymizeLambdaUnderRIE runs the pseudonymizer's own bootstrap
+// (cmd/lambda/pseudonymize, as `make lambda` ships it) as the
 // pseudonymize function under the Lambda Runtime Interface Emulator and
 // invokes it over HTTP with a Firehose batch of good events, bad rows and
 // garbage.
@@ -29,7 +30,7 @@ func TestPseudonymizeLambdaUnderRIE(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(firehoseTestKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fn := testkit.LambdaRIE(t, "pseudonymize", []string{"PLOWLINE_HMAC_KEY_FILE=" + keyFile})
+	fn := testkit.LambdaBootstrapRIE(t, "pseudonymize", []string{"PLOWLINE_HMAC_KEY_FILE=" + keyFile})
 	cases := firehoseCases(t)
 	body, err := json.Marshal(firehoseEvent(cases))
 	if err != nil {
@@ -101,7 +102,7 @@ func TestPseudonymizeLambdaUnderRIE(t *testing.T) {
 // TestPseudonymizeLambdaWithoutKeyFails: without a key the invocation
 // fails; nothing comes back as records.
 func TestPseudonymizeLambdaWithoutKeyFails(t *testing.T) {
-	fn := testkit.LambdaRIE(t, "pseudonymize", nil)
+	fn := testkit.LambdaBootstrapRIE(t, "pseudonymize", nil)
 	body, _ := json.Marshal(firehoseEvent(firehoseCases(t)))
 	out := firehoseInvokeRaw(t, fn.InvokeURL, body)
 	if bytes.Contains(out, []byte(`"records"`)) || !bytes.Contains(out, []byte("errorMessage")) || !bytes.Contains(out, []byte("no HMAC key")) {
@@ -143,7 +144,7 @@ func firehoseBatch(t *testing.T, limit int, asRequest bool) ([]byte, int) {
 	}
 }
 
-// firehoseFunctionPeakRSS returns VmHWM of the plowline process the emulator runs
+// firehoseFunctionPeakRSS returns VmHWM of the function process the emulator runs
 // (a descendant of the emulator's process).
 func firehoseFunctionPeakRSS(t *testing.T, rie int) int64 {
 	t.Helper()
@@ -223,7 +224,7 @@ func TestPseudonymizeLambdaKeyFromSecretsManager(t *testing.T) {
 			"Name": "plowline/hmac", "SecretString": firehoseTestKey, "VersionId": "v1"})
 	}))
 	defer srv.Close()
-	fn := testkit.LambdaRIE(t, "pseudonymize", []string{
+	fn := testkit.LambdaBootstrapRIE(t, "pseudonymize", []string{
 		"PLOWLINE_HMAC_SECRET_ID=plowline/hmac",
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + srv.URL,
 		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=test-secret-access-key",
