@@ -6,8 +6,13 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Tests start real servers; keep the whole suite well under CI's budget.
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
+# The AWS Lambda Runtime Interface Emulator the tests run functions under:
+# pinned, go-installed into bin/tools by test-deps, first on the tests' PATH.
+RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+TOOLS_BIN   := bin/tools
 
-.PHONY: all build run test vet bench fuzz dashboards lint clean
+.PHONY: all build run test test-deps vet bench fuzz dashboards lint clean
 
 all: build
 
@@ -18,9 +23,13 @@ build:
 run: build
 	./$(BIN) run $(ARGS)
 
-## test: vet, then every test (unit, end to end against real parts)
-test: vet
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+## test: prepare what the tests need, vet, then every test (unit, end to end against real parts)
+test: test-deps vet
+	PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-deps: npm ci in testkit/node when stale, the pinned Lambda RIE; names missing Debian packages
+test-deps:
+	@GO='$(GO)' RIE_MODULE='$(RIE_MODULE)' RIE_VERSION='$(RIE_VERSION)' TOOLS_BIN='$(TOOLS_BIN)' .ci/test-deps
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testkit/node/*')); \
