@@ -39,6 +39,7 @@ import (
 	"github.com/plowline/plowline/pipeline/lake"
 	"github.com/plowline/plowline/pipeline/pseudonymize"
 	"github.com/plowline/plowline/pipeline/stream"
+	"github.com/plowline/plowline/pipeline/windowcount"
 )
 
 // GitLab's stream names.
@@ -86,6 +87,10 @@ type Config struct {
 	Faults    []fault.Rule
 	FaultSeed uint64
 
+	// CountWindow is the window of the event-time counts served at
+	// /metrics/windows (the exporter's window; default 1m).
+	CountWindow time.Duration
+
 	Log *slog.Logger
 }
 
@@ -108,14 +113,20 @@ func DefaultConfig() Config {
 
 // Info says where the running pipeline's parts are.
 type Info struct {
-	CollectorURL  string
-	MetricsURL    string
-	WebAddress    string
-	DataDir       string
-	S3Endpoint    string
-	Bucket        string
-	WarehousePath string
-	KeyPath       string
+	CollectorURL string
+	MetricsURL   string
+	// WindowsURL serves every node's event-time counts per window
+	// (package windowcount), what the exporter reconciles.
+	WindowsURL string
+	// BufferInterval is the batch writers' (the exporter's settling
+	// budget follows from it).
+	BufferInterval time.Duration
+	WebAddress     string
+	DataDir        string
+	S3Endpoint     string
+	Bucket         string
+	WarehousePath  string
+	KeyPath        string
 }
 
 // Pipeline is the running local pipeline.
@@ -126,6 +137,7 @@ type Pipeline struct {
 	reg  *prometheus.Registry
 	mux  *http.ServeMux
 	inj  *fault.Injector
+	win  *windowcount.Counts
 
 	s3        *lake.LocalS3
 	wh        *lake.Warehouse
@@ -192,6 +204,14 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CountWindow <= 0 {
+		cfg.CountWindow = time.Minute
+	}
+	p.win = windowcount.New(cfg.CountWindow, 0)
+	p.win.Declare(CountNodes()...)
+	winReg := prometheus.NewRegistry()
+	winReg.MustRegister(p.win, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.mux.Handle("/metrics/windows", promhttp.HandlerFor(winReg, promhttp.HandlerOpts{Registry: winReg}))
 
 	keyPath, err := ensureKey(cfg.DataDir)
 	if err != nil {
@@ -297,6 +317,10 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
+	p.coll.SetAcceptHook(func(at time.Time, events, badRows int) {
+		p.win.Add(CountCollectorGood, at, events)
+		p.win.Add(CountCollectorBad, at, badRows)
+	})
 	cln, err := net.Listen("tcp", cfg.CollectorAddress)
 	if err != nil {
 		return nil, fmt.Errorf("collector listen address %s: %w", cfg.CollectorAddress, err)
@@ -313,14 +337,16 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	go func() { p.webErr <- serve(p.webSrv, wln) }()
 
 	p.info = Info{
-		CollectorURL:  "http://" + displayAddr(cln.Addr()),
-		WebAddress:    wln.Addr().String(),
-		MetricsURL:    "http://" + displayAddr(wln.Addr()) + "/metrics",
-		DataDir:       cfg.DataDir,
-		S3Endpoint:    p.s3.Endpoint(),
-		Bucket:        cfg.Bucket,
-		WarehousePath: whPath,
-		KeyPath:       keyPath,
+		CollectorURL:   "http://" + displayAddr(cln.Addr()),
+		WebAddress:     wln.Addr().String(),
+		MetricsURL:     "http://" + displayAddr(wln.Addr()) + "/metrics",
+		WindowsURL:     "http://" + displayAddr(wln.Addr()) + "/metrics/windows",
+		BufferInterval: cfg.BufferInterval,
+		DataDir:        cfg.DataDir,
+		S3Endpoint:     p.s3.Endpoint(),
+		Bucket:         cfg.Bucket,
+		WarehousePath:  whPath,
+		KeyPath:        keyPath,
 	}
 	return p, nil
 }
@@ -424,6 +450,7 @@ func (p *Pipeline) enrichLoop(en *enrich.Enricher, good, bad stream.Sink) {
 			for _, line := range out.Bad {
 				b = append(b, stream.Record{Data: line})
 			}
+			p.countEnriched(r.Data, out.Good, out.Bad)
 		}
 		// The in-memory streams only fail once closed, which happens after
 		// every enricher worker is done; a failure here is a bug worth
