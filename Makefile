@@ -6,8 +6,13 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Tests start real servers; keep the whole suite well under CI's budget.
 TEST_TIMEOUT ?= 15m
 FUZZTIME ?= 10s
+# The AWS Lambda Runtime Interface Emulator the tests run functions under:
+# pinned, go-installed into bin/tools by test-deps, first on the tests' PATH.
+RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+TOOLS_BIN   := bin/tools
 
-.PHONY: all build run test vet bench fuzz dashboards lint clean
+.PHONY: all build run test test-deps vet bench fuzz dashboards lint clean
 
 all: build
 
@@ -18,9 +23,13 @@ build:
 run: build
 	./$(BIN) run $(ARGS)
 
-## test: vet, then every test (unit, end to end against real parts)
-test: vet
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+## test: prepare what the tests need, vet, then every test (unit, end to end against real parts)
+test: test-deps vet
+	PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-deps: npm ci in testkit/node when stale, the pinned Lambda RIE; names missing Debian packages
+test-deps:
+	@GO='$(GO)' RIE_MODULE='$(RIE_MODULE)' RIE_VERSION='$(RIE_VERSION)' TOOLS_BIN='$(TOOLS_BIN)' .ci/test-deps
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testkit/node/*')); \
@@ -38,9 +47,23 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-## dashboards: regenerate Grafana JSON, CloudWatch bodies and alert rules
+## dashboards: regenerate Grafana JSON, CloudWatch bodies and alert rules (and the deploy template, which embeds the CloudWatch body)
 dashboards:
 	$(GO) run ./cmd/plowline dashboards generate --out .
+	$(MAKE) deploy-template
+
+# The AWS deployment (deploy/, docs/deploy.md) is its own Go module so the
+# main module never builds the CDK; `make test` runs its tests too.
+.PHONY: test-deploy deploy-template
+test: test-deploy
+
+## test-deploy: vet and test deploy/ (synthesizes the CDK stack once; needs Node)
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## deploy-template: rewrite deploy/template/Plowline.template.json from deploy/
+deploy-template:
+	cd deploy && $(GO) run . template
 
 clean:
 	rm -rf bin

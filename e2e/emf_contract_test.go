@@ -71,7 +71,7 @@ func TestEMFMatchesExporterQueries(t *testing.T) {
 	invokeJSON(t, enrichFn, kev)
 
 	// One enriched event and one garbage record through the pseudonymizer.
-	tsv, err := os.ReadFile(filepath.Join(testkit.SharedDir(t), "conformance", "analytics-sdk", "full-event.tsv"))
+	tsv, err := os.ReadFile(filepath.Join(testkit.TestData(t), "conformance", "analytics-sdk", "full-event.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestEnrichCommand(t *testing.T) {
 	bin := testkit.Binary(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "enrich.yaml")
-	os.WriteFile(cfg, []byte("registries: ["+filepath.Join(testkit.SharedDir(t), "iglu-central")+"]\nenrichments:\n  anon_ip: {enabled: true, ipv4_octets: 2}\n"), 0o644)
+	os.WriteFile(cfg, []byte("registries: ["+filepath.Join(testkit.TestData(t), "iglu-central")+"]\nenrichments:\n  anon_ip: {enabled: true, ipv4_octets: 2}\n"), 0o644)
 	ue := `{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow/submit_form/jsonschema/1-0-0","data":{"formId":"signup","elements":[]}}}`
 	lines := []string{
 		base64.StdEncoding.EncodeToString(enrichPayload(t, payload.CollectorPayload{Path: "/i", IPAddress: "203.0.113.77",

@@ -18,11 +18,11 @@ var (
 	igluResolver *iglu.Resolver
 )
 
-// IgluCentral returns a resolver over the shared copy of Iglu Central only
+// IgluCentral returns a resolver over the repository's copy of Iglu Central only
 // (no embedded schemas), the production resolver the enricher uses.
 func IgluCentral(t testing.TB) *iglu.Resolver {
 	t.Helper()
-	dir := filepath.Join(SharedDir(t), "iglu-central")
+	dir := filepath.Join(TestData(t), "iglu-central")
 	igluOnce.Do(func() {
 		igluResolver = iglu.NewResolver([]iglu.Registry{iglu.DirRegistry{Root: dir}}, iglu.Options{NoEmbedded: true})
 	})

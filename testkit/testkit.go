@@ -10,6 +10,7 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -34,14 +35,31 @@ func RepoRoot(t testing.TB) string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-// SharedDir returns ../shared beside the repository (DESIGN.md, Iglu Central, conformance vectors).
-func SharedDir(t testing.TB) string {
+// TestData returns the repository's testdata directory: the data sets the
+// tests read (iglu-central/: Iglu Central schemas; conformance/: vectors from
+// the Snowplow analytics SDKs), each with its licence and provenance. Tests
+// read only the repository, so a fresh clone runs them all.
+func TestData(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(filepath.Dir(RepoRoot(t)), "shared")
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("testkit: shared directory %s missing: %v", dir, err)
+	dir := filepath.Join(RepoRoot(t), "testdata")
+	if _, err := os.Stat(filepath.Join(dir, "iglu-central", "schemas")); err != nil {
+		t.Fatalf("testkit: test data %s incomplete: %v", dir, err)
 	}
 	return dir
+}
+
+// SharedDir is TestData under its former name (the data used to live in
+// ../shared beside the repository); the layout below it is unchanged.
+//
+// Deprecated: call TestData.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	return TestData(t)
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Missing reports a tool the test needs but the machine lacks: a failure
@@ -54,9 +72,14 @@ func Missing(t testing.TB, what, install string) {
 	t.Skipf("%s missing; install it with: %s (CI fails instead of skipping)", what, install)
 }
 
-// LookPath finds a command on PATH or in $GOPATH/bin, or calls Missing.
+// LookPath finds a command in bin/tools (pinned by make test-deps), on PATH
+// or in $GOPATH/bin, or calls Missing.
 func LookPath(t testing.TB, name, install string) string {
 	t.Helper()
+	// Pinned tools first: where `make test-deps` installs them.
+	if p := filepath.Join(RepoRoot(t), "bin", "tools", name); isFile(p) {
+		return p
+	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
@@ -73,15 +96,70 @@ func LookPath(t testing.TB, name, install string) string {
 	return ""
 }
 
-// NodeModules returns testkit/node/node_modules, where .ci/run installs the
-// npm packages the tests use (kinesalite, Snowplow trackers, esbuild).
+// NodeModules returns testkit/node/node_modules, where `make test` (its
+// test-deps step) runs npm ci for the packages the tests use (kinesalite,
+// Snowplow trackers, esbuild). A missing or stale install fails the test
+// outright, on any machine: the repository provides it, so a test must not
+// run half its steps against whatever happens to be there.
 func NodeModules(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(RepoRoot(t), "testkit", "node", "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, "kinesalite")); err != nil {
-		Missing(t, "testkit/node/node_modules", "cd testkit/node && npm ci")
+	node := filepath.Join(RepoRoot(t), "testkit", "node")
+	dir := filepath.Join(node, "node_modules")
+	if err := nodeModulesCurrent(node); err != nil {
+		t.Fatalf("testkit: %v; run `make test-deps` (or: cd testkit/node && npm ci)", err)
 	}
 	return dir
+}
+
+// nodeModulesCurrent checks that node_modules holds what package-lock.json
+// pins: npm ci records what it installed in node_modules/.package-lock.json
+// (optional packages for other platforms are absent by design). Contents,
+// not times: a checkout or merge touches package-lock.json without changing
+// it. testkit/node/lock_current.js is the same check for .ci/test-deps.
+func nodeModulesCurrent(nodeDir string) error {
+	want, err := lockPackages(filepath.Join(nodeDir, "package-lock.json"))
+	if err != nil {
+		return err
+	}
+	have, err := lockPackages(filepath.Join(nodeDir, "node_modules", ".package-lock.json"))
+	if err != nil {
+		return fmt.Errorf("%s/node_modules is not installed (%w)", nodeDir, err)
+	}
+	for name, p := range want {
+		if name == "" { // the project itself
+			continue
+		}
+		h, ok := have[name]
+		switch {
+		case !ok && p.Optional:
+		case !ok:
+			return fmt.Errorf("%s/node_modules is stale: %s is not installed", nodeDir, name)
+		case h.Version != p.Version || h.Integrity != p.Integrity:
+			return fmt.Errorf("%s/node_modules is stale: %s is %s, package-lock.json pins %s", nodeDir, name, h.Version, p.Version)
+		}
+	}
+	return nil
+}
+
+type lockPackage struct {
+	Version   string `json:"version"`
+	Integrity string `json:"integrity"`
+	Optional  bool   `json:"optional"`
+}
+
+// lockPackages reads the "packages" map of an npm lock file.
+func lockPackages(path string) (map[string]lockPackage, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var lock struct {
+		Packages map[string]lockPackage `json:"packages"`
+	}
+	if err := json.Unmarshal(b, &lock); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	return lock.Packages, nil
 }
 
 // Node returns the node executable.
@@ -216,17 +294,64 @@ type LambdaFunction struct {
 // aws-lambda-rie, listening on 127.0.0.1 only.
 func LambdaRIE(t testing.TB, handler string, env []string) *LambdaFunction {
 	t.Helper()
-	rie := LookPath(t, "aws-lambda-rie", "go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@latest")
-	bin := Binary(t)
+	return lambdaUnderRIE(t, handler, env, Binary(t), "lambda", handler)
+}
+
+// LambdaBootstrapRIE runs the function's own bootstrap (cmd/lambda/<fn>,
+// built as `make lambda` builds it, for this machine's architecture) under
+// aws-lambda-rie, as the provided.al2023 runtime runs it: no arguments.
+func LambdaBootstrapRIE(t testing.TB, fn string, env []string) *LambdaFunction {
+	t.Helper()
+	return lambdaUnderRIE(t, fn, env, LambdaBootstrap(t, fn))
+}
+
+func lambdaUnderRIE(t testing.TB, handler string, env []string, cmd ...string) *LambdaFunction {
+	t.Helper()
+	rie := LookPath(t, "aws-lambda-rie", "make test-deps (go-installs the pinned version into bin/tools)")
 	port, apiPort := FreePort(t), FreePort(t)
 	env = append([]string{"_HANDLER=" + handler, "AWS_LAMBDA_FUNCTION_NAME=plowline-" + handler,
 		"AWS_REGION=us-east-1", "AWS_LAMBDA_FUNCTION_TIMEOUT=60", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128"}, env...)
-	p := Start(t, env, rie,
+	args := append([]string{
 		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		bin, "lambda", handler)
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort)}, cmd...)
+	p := Start(t, env, rie, args...)
 	WaitTCP(t, fmt.Sprintf("127.0.0.1:%d", port), 15*time.Second)
 	return &LambdaFunction{InvokeURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), Proc: p}
+}
+
+// LambdaBuildTags are the build tags of the function bootstraps (the
+// Makefile's LAMBDA_TAGS): lambda.norpc drops aws-lambda-go's net/rpc
+// server, which only the retired go1.x runtime used.
+const LambdaBuildTags = "lambda.norpc"
+
+var (
+	bootstrapMu    sync.Mutex
+	bootstrapPaths = map[string]string{}
+)
+
+// LambdaBootstrap builds cmd/lambda/<fn> once per test process, with the
+// flags `make lambda` uses (static, trimmed paths, LambdaBuildTags), and
+// returns the executable's path.
+func LambdaBootstrap(t testing.TB, fn string) string {
+	t.Helper()
+	bootstrapMu.Lock()
+	defer bootstrapMu.Unlock()
+	if p, ok := bootstrapPaths[fn]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "plowline-lambda-"+fn+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", LambdaBuildTags, "-o", p, "./cmd/lambda/"+fn)
+	cmd.Dir = RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/lambda/%s: %v\n%s", fn, err, out)
+	}
+	bootstrapPaths[fn] = p
+	return p
 }
 
 // Invoke posts an event to the function and returns the response body.

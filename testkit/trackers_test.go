@@ -139,6 +139,10 @@ func TestNodeTrackerGetAndPlainJSON(t *testing.T) {
 }
 
 func TestNodeTrackerFailsOnCollectorError(t *testing.T) {
+	// Tools first, on the real test: fakeT below records failures, so a
+	// missing tool would otherwise show as a wrong failure message.
+	Node(t)
+	NodeModules(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))

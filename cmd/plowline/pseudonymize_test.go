@@ -13,7 +13,7 @@ import (
 
 func pseudonymizeFixture(t *testing.T) (line []byte, keyFile string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testkit.SharedDir(t), "conformance", "analytics-sdk", "full-event.tsv"))
+	b, err := os.ReadFile(filepath.Join(testkit.TestData(t), "conformance", "analytics-sdk", "full-event.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

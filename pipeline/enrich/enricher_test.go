@@ -23,7 +23,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-var igluCentral = filepath.Join("..", "..", "..", "shared", "iglu-central")
+var igluCentral = filepath.Join("..", "..", "testdata", "iglu-central")
 
 // Fixed inputs used across tests.
 const (

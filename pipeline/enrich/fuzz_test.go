@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"testing"
 
 	"github.com/plowline/plowline/pipeline/badrow"
+	"github.com/plowline/plowline/pipeline/enrich/jsondec"
 	"github.com/plowline/plowline/pipeline/event"
 	"github.com/plowline/plowline/pipeline/payload"
 )
@@ -30,6 +32,9 @@ func FuzzEnrich(f *testing.F) {
 	f.Add([]byte{}, "e=ue&ue_px="+base64.RawURLEncoding.EncodeToString([]byte(`{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1","data":{"targetUrl":"x"}}}`)), "")
 	f.Add([]byte{}, "", `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t","co":"{\"schema\":\"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0\",\"data\":[]}","res":"1x2","refr":"https://www.google.de/search?q=a"},{"e":"se"}]}`)
 	f.Add([]byte{}, "e=pv&page=a%09b%00&dtm=99999999999999999&url=http://[::1", "")
+	// Repeated keys (issue 11): must end as bad rows, never in a good event.
+	f.Add([]byte{}, "e=pv&co="+url.QueryEscape(`{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0","data":{"e":"x@example.com"},"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{"id":"1f3a44c2-5d7e-4c1b-9a34-6b0e7d2f8a11"}}]}`), "")
+	f.Add([]byte{}, "", `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t","uid":"a","u\u0069d":"b"}]}`)
 	f.Fuzz(func(t *testing.T, raw []byte, q, body string) {
 		rec := raw
 		if len(raw) == 0 {
@@ -51,6 +56,13 @@ func FuzzEnrich(f *testing.F) {
 			}
 			if _, err := ev.JSON(); err != nil {
 				t.Fatalf("good event has no SDK JSON: %v", err)
+			}
+			for _, f := range []event.Field{event.Contexts, event.UnstructEvent} {
+				if v := ev[f]; v != "" {
+					if _, err := jsondec.Decode([]byte(v)); err != nil {
+						t.Fatalf("good event's %s is not JSON without repeated keys: %v\n%s", f.Name(), err, v)
+					}
+				}
 			}
 		}
 		for i, l := range out.Bad {

@@ -16,7 +16,7 @@ import (
 
 func conformance(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testkit.SharedDir(t), "conformance", "analytics-sdk", name))
+	b, err := os.ReadFile(filepath.Join(testkit.TestData(t), "conformance", "analytics-sdk", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func firehoseHMAC(v string) string {
 
 func firehoseConformance(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testkit.SharedDir(t), "conformance", "analytics-sdk", "full-event.tsv"))
+	b, err := os.ReadFile(filepath.Join(testkit.TestData(t), "conformance", "analytics-sdk", "full-event.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // a typo would silently keep nothing (the safe direction, but a useless
 // rule).
 func TestDefaultBadRowPathsExistInSchemas(t *testing.T) {
-	root := filepath.Join(testkit.SharedDir(t), "iglu-central", "schemas")
+	root := filepath.Join(testkit.TestData(t), "iglu-central", "schemas")
 	checked := 0
 	for _, r := range DefaultAllowlist().rules {
 		if r.vendor != "com.snowplowanalytics.snowplow.badrows" {

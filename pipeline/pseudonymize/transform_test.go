@@ -26,7 +26,7 @@ func oracle(key, v string) string {
 
 func conformanceLine(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testkit.SharedDir(t), "conformance", "analytics-sdk", "full-event.tsv"))
+	b, err := os.ReadFile(filepath.Join(testkit.TestData(t), "conformance", "analytics-sdk", "full-event.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-var igluCentral = filepath.Join("..", "..", "..", "..", "shared", "iglu-central")
+var igluCentral = filepath.Join("..", "..", "..", "testdata", "iglu-central")
 
 func instance(t *testing.T, s string) any {
 	t.Helper()

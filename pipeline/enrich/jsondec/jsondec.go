@@ -29,7 +29,29 @@ type SyntaxError struct {
 // Error implements error.
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s at offset %d", e.msg, e.Offset) }
 
-// Decode decodes one JSON value; anything but whitespace after it is an error.
+// DuplicateKeyError reports an object that names the same key twice.
+// encoding/json would keep the last value; plowline refuses such input
+// outright because two readers of the same text (the validator and the
+// pseudonymizer) could otherwise pick different values, so a value that
+// was never validated could pass as one that was.
+type DuplicateKeyError struct {
+	// Key is the repeated key (decoded), Offset the index just after the
+	// object holding it.
+	Key    string
+	Offset int
+}
+
+// Error implements error; it names the key, quoted and clipped to 64 bytes.
+func (e *DuplicateKeyError) Error() string {
+	k := e.Key
+	if len(k) > 64 {
+		k = k[:64] + "..."
+	}
+	return fmt.Sprintf("duplicate object key %q in the object ending at offset %d", k, e.Offset)
+}
+
+// Decode decodes one JSON value; anything but whitespace after it is an
+// error, and so is an object with a repeated key (*DuplicateKeyError).
 func Decode(data []byte) (any, error) { return decode(data, false) }
 
 // DecodeShared is Decode for data the caller never modifies afterwards:
@@ -178,7 +200,10 @@ func (d *decoder) object(depth int) (any, error) {
 			keys, vals := d.sc.keys[kbase:], d.sc.vals[vbase:]
 			m := make(map[string]any, len(keys))
 			for j, k := range keys {
-				m[k] = vals[j] // in order: a repeated key's last value wins
+				m[k] = vals[j]
+			}
+			if len(m) != len(keys) {
+				return nil, &DuplicateKeyError{Key: repeated(keys), Offset: d.i}
 			}
 			clear(keys)
 			clear(vals)
@@ -188,6 +213,18 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, d.err("expected ',' or '}' after object value")
 		}
 	}
+}
+
+// repeated returns the first key of keys that occurs twice (there is one).
+func repeated(keys []string) string {
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+	}
+	return ""
 }
 
 func (d *decoder) array(depth int) (any, error) {

@@ -3,7 +3,10 @@ package jsondec
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,7 +18,7 @@ var seeds = []string{
 	`"\u00e9\ud83d\ude00\ud800\udc00x\ud800y\uDFFF\"\\\/\b\f\n\r\t"`,
 	"\"caf\xc3\xa9 \xff\xfe bad utf8\"",
 	` [ 0 , -0 , 0.5 , 1E5 , 1e-2 ] `,
-	`{"a":1,"a":2}`, `{}`, `[]`, `""`, `0`, `true`, `false`, `null`,
+	`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"e":1,"\u0065":2}`, `{}`, `[]`, `""`, `0`, `true`, `false`, `null`,
 	`{"a":1}x`, `{"a":}`, `[1,]`, `01`, `1.`, `-`, `1e`, `"\x"`, `"\u12"`, "\"a\x01\"", `{"a" 1}`, `[1 2]`, `nul`, `{`, `[`, `"`,
 	`{"a":[{"b":1,"c":[2,{"d":3,"e":{"f":[]}}]},{"g":4,"h":5},[{"i":6}],7],"j":{"k":8}}`,
 	`"\ud800\u0041"`, `"\ud800\u12"`, `{"a":[{"b":"\u0000"}]}`,
@@ -31,6 +34,9 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, werr := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 		got, gerr := Decode(data)
+		if dupOK(t, data, werr, gerr) {
+			return
+		}
 		if (werr == nil) != (gerr == nil) {
 			t.Fatalf("%q: encoding/json error %v, jsondec error %v", data, werr, gerr)
 		}
@@ -46,10 +52,111 @@ func TestSeeds(t *testing.T) {
 	for _, s := range append(seeds, deep(10000), deep(10001)) {
 		want, werr := jsonschema.UnmarshalJSON(strings.NewReader(s))
 		got, gerr := Decode([]byte(s))
+		if dupOK(t, []byte(s), werr, gerr) {
+			continue
+		}
 		if (werr == nil) != (gerr == nil) || (werr == nil && !reflect.DeepEqual(want, got)) {
 			t.Errorf("%q: want %#v (%v), got %#v (%v)", s, want, werr, got, gerr)
 		}
 		checkShared(t, []byte(s), got, gerr)
+	}
+}
+
+// dupOK handles the one intended difference from encoding/json: a repeated
+// object key is refused. It reports whether data has one (found by
+// encoding/json's tokenizer, independently of the decoder), failing t
+// unless the decoder said so with a *DuplicateKeyError naming that key.
+func dupOK(t *testing.T, data []byte, werr, gerr error) bool {
+	t.Helper()
+	var dk *DuplicateKeyError
+	isDup := errors.As(gerr, &dk)
+	key, dup := firstDuplicate(data)
+	if werr != nil {
+		// Invalid JSON: either error will do, as long as a reported
+		// duplicate is real (the tokenizer meets it before the syntax error).
+		if isDup && !dup {
+			t.Fatalf("%q: invalid JSON (%v) reported as a duplicate key", data, werr)
+		}
+		return isDup
+	}
+	if dup != isDup {
+		t.Fatalf("%q: tokenizer finds duplicate %v (%q), jsondec error %v", data, dup, key, gerr)
+	}
+	if dup {
+		if _, err := DecodeShared(bytes.Clone(data)); !errors.As(err, new(*DuplicateKeyError)) {
+			t.Fatalf("%q: DecodeShared error %v, want a duplicate key", data, err)
+		}
+	}
+	return dup
+}
+
+// firstDuplicate walks data (valid JSON) with encoding/json's tokenizer
+// and reports whether some object repeats a key (for invalid JSON: before
+// the first syntax error). The decoder reports the
+// innermost object first (it checks an object when it closes), so nested
+// duplicates are compared by presence only.
+func firstDuplicate(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		obj    bool
+		keys   map[string]bool
+		expKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.expKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			k := tok.(string)
+			if top.keys[k] {
+				return k, true
+			}
+			top.keys[k] = true
+			top.expKey = false
+			continue
+		}
+		if top != nil && top.obj {
+			top.expKey = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, expKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// TestDuplicateKeys checks that a repeated key is refused wherever it is
+// and that the error names it, including keys spelled with escapes.
+func TestDuplicateKeys(t *testing.T) {
+	for _, c := range []struct{ in, key string }{
+		{`{"a":1,"a":2}`, "a"},
+		{`{"schema":"iglu:x/ua_parser_context/jsonschema/1-0-0","data":{},"schema":"iglu:x/y/jsonschema/1-0-0","data":{}}`, "schema"},
+		{`[{"data":{"environment":{},"environment":"production"}}]`, "environment"},
+		{`{"e":"x","\u0065":"y"}`, "e"},
+		{`{"a":{"b":[{"c":1,"c":1}]}}`, "c"},
+	} {
+		_, err := Decode([]byte(c.in))
+		var dk *DuplicateKeyError
+		if !errors.As(err, &dk) || dk.Key != c.key || !strings.Contains(err.Error(), strconv.Quote(c.key)) {
+			t.Errorf("%s: error %v, want a duplicate key %q", c.in, err, c.key)
+		}
+	}
+	if _, err := Decode([]byte(`{"a":{"a":1},"b":[{"a":2},{"a":3}]}`)); err != nil {
+		t.Errorf("same key in different objects: %v", err)
 	}
 }
 
