@@ -257,3 +257,34 @@ func mustMarshal(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// The atomic browser/OS/device fields through the enricher (the values are
+// checked case by case in the useragent package), and their switch.
+func TestUAAtomicFields(t *testing.T) {
+	ua := "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/33.0.1750.152 Safari/537.36"
+	e, _ := newTestEnricher(t)
+	ev := parseTSV(t, e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
+	want := map[event.Field]string{event.BrName: "Chrome 33", event.BrFamily: "Chrome", event.BrVersion: "33.0.1750.152",
+		event.BrType: "Browser", event.BrRenderengine: "WEBKIT", event.OSName: "Mac OS X", event.OSFamily: "Mac OS X",
+		event.OSManufacturer: "Apple Inc.", event.DvceType: "Computer", event.DvceIsmobile: "0"}
+	for f, v := range want {
+		if ev[f] != v {
+			t.Errorf("%s = %q, want %q", f.Name(), ev[f], v)
+		}
+	}
+	for _, mut := range []func(*Config){
+		func(c *Config) { c.Enrichments.UAAtomicFields.Enabled = false },
+	} {
+		off, _ := newTestEnricher(t, mut)
+		ev := parseTSV(t, off.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
+		if ev[event.BrFamily] != "" || ev[event.DvceIsmobile] != "" {
+			t.Errorf("disabled, yet br_family %q dvce_ismobile %q", ev[event.BrFamily], ev[event.DvceIsmobile])
+		}
+	}
+	// On without the ua_parser context.
+	noCtx, _ := newTestEnricher(t, func(c *Config) { c.Enrichments.UAParser.Enabled = false })
+	ev = parseTSV(t, noCtx.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
+	if ev[event.BrFamily] != "Chrome" || ev[event.DerivedContexts] != "" {
+		t.Errorf("ua_parser off: br_family %q derived_contexts %q", ev[event.BrFamily], ev[event.DerivedContexts])
+	}
+}

@@ -53,6 +53,7 @@ type Enrichments struct {
 	EventFingerprint    FingerprintConfig `yaml:"event_fingerprint"`
 	AnonIP              AnonIPConfig      `yaml:"anon_ip"`
 	UAParser            UAParserConfig    `yaml:"ua_parser"`
+	UAAtomicFields      UAAtomicConfig    `yaml:"ua_atomic_fields"`
 	RefererParser       RefererConfig     `yaml:"referer_parser"`
 	CampaignAttribution CampaignConfig    `yaml:"campaign_attribution"`
 }
@@ -83,6 +84,17 @@ type UAParserConfig struct {
 	CacheSize int `yaml:"cache_size"`
 }
 
+// UAAtomicConfig configures the atomic browser, OS and device fields
+// (br_name, br_family, br_version, br_type, br_renderengine, os_name,
+// os_family, os_manufacturer, dvce_type, dvce_ismobile), filled from the
+// user-agent parse in the vocabulary of Snowplow's user_agent_utils
+// enrichment.
+type UAAtomicConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// CacheSize is how many distinct user agents keep their fields.
+	CacheSize int `yaml:"cache_size"`
+}
+
 // RefererConfig configures referer parsing into refr_medium/source/term.
 type RefererConfig struct {
 	Enabled bool `yaml:"enabled"`
@@ -108,6 +120,7 @@ func DefaultConfig() Config {
 			EventFingerprint:    FingerprintConfig{Enabled: true, ExcludeParameters: []string{"cv", "eid", "nuid", "stm"}, HashAlgorithm: "MD5"},
 			AnonIP:              AnonIPConfig{Enabled: false, IPv4Octets: 1, IPv6Segments: 2},
 			UAParser:            UAParserConfig{Enabled: true, CacheSize: 10000},
+			UAAtomicFields:      UAAtomicConfig{Enabled: true, CacheSize: 10000},
 			RefererParser:       RefererConfig{Enabled: true},
 			CampaignAttribution: CampaignConfig{Enabled: true, Config: campaign.DefaultConfig()},
 		},
@@ -184,6 +197,9 @@ func (c Config) Validate() error {
 	}
 	if e.EventFingerprint.Enabled && fingerprintHashes[e.EventFingerprint.HashAlgorithm] == nil {
 		bad("enrichments.event_fingerprint.hash_algorithm", fmt.Sprintf("%q", e.EventFingerprint.HashAlgorithm), "want MD5, SHA1, SHA256, SHA384 or SHA512")
+	}
+	if e.UAAtomicFields.Enabled && e.UAAtomicFields.CacheSize <= 0 {
+		bad("enrichments.ua_atomic_fields.cache_size", e.UAAtomicFields.CacheSize, "must be positive")
 	}
 	if e.UAParser.Enabled && e.UAParser.CacheSize <= 0 {
 		bad("enrichments.ua_parser.cache_size", e.UAParser.CacheSize, "must be positive")

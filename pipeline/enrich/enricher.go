@@ -68,6 +68,7 @@ type Enricher struct {
 	cfg       Config
 	resolver  *iglu.Resolver
 	ua        *useragent.Parser
+	uaAtomic  *useragent.AtomicParser
 	referer   *referer.Parser
 	campaign  *campaign.Config
 	fpExclude map[string]bool
@@ -173,6 +174,17 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 			return nil, err
 		}
 	}
+	if en.UAAtomicFields.Enabled {
+		p := e.ua
+		if p == nil {
+			if p, err = useragent.New(1); err != nil {
+				return nil, err
+			}
+		}
+		if e.uaAtomic, err = useragent.NewAtomic(p, en.UAAtomicFields.CacheSize); err != nil {
+			return nil, err
+		}
+	}
 	if en.RefererParser.Enabled {
 		e.referer = referer.New(en.RefererParser.InternalDomains)
 	}
@@ -194,7 +206,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	e.processor = badrow.Processor{Artifact: Artifact, Version: semver(cfg.Version)}
 	e.vEtl = "plowline-" + orDefault(cfg.Version, "dev")
-	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "referer_parser", en.RefererParser.Enabled,
+	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "ua_atomic_fields", en.UAAtomicFields.Enabled, "referer_parser", en.RefererParser.Enabled,
 		"campaign_attribution", en.CampaignAttribution.Enabled, "event_fingerprint", en.EventFingerprint.Enabled, "anon_ip", en.AnonIP.Enabled)
 	return e, nil
 }
@@ -546,6 +558,15 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 	}
 	if e.ua != nil && ev[event.Useragent] != "" {
 		ev[event.DerivedContexts] = e.ua.DerivedContexts(ev[event.Useragent])
+	}
+	if e.uaAtomic != nil && ev[event.Useragent] != "" {
+		a := e.uaAtomic.Fields(ev[event.Useragent])
+		ev[event.BrName], ev[event.BrFamily], ev[event.BrVersion], ev[event.BrType] = a.BrName, a.BrFamily, a.BrVersion, a.BrType
+		ev[event.BrRenderengine], ev[event.OSName], ev[event.OSFamily] = a.BrRenderEngine, a.OSName, a.OSFamily
+		ev[event.OSManufacturer], ev[event.DvceType], ev[event.DvceIsmobile] = a.OSManufacturer, a.DvceType, "0"
+		if a.DvceIsMobile {
+			ev[event.DvceIsmobile] = "1"
+		}
 	}
 	if e.cfg.Enrichments.AnonIP.Enabled && ev[event.UserIPAddress] != "" {
 		ev[event.UserIPAddress] = anonymize(ev[event.UserIPAddress], e.cfg.Enrichments.AnonIP.IPv4Octets, e.cfg.Enrichments.AnonIP.IPv6Segments)
