@@ -6,10 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/plowline/plowline/pipeline/enrich/tp"
 	"github.com/plowline/plowline/pipeline/event"
 )
@@ -286,5 +291,66 @@ func TestUAAtomicFields(t *testing.T) {
 	ev = parseTSV(t, noCtx.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
 	if ev[event.BrFamily] != "Chrome" || ev[event.DerivedContexts] != "" {
 		t.Errorf("ua_parser off: br_family %q derived_contexts %q", ev[event.BrFamily], ev[event.DerivedContexts])
+	}
+}
+
+// IP lookups through the enricher, from a City database the test builds:
+// the record of IpLookupsEnrichmentSpec's "valid IP address" case, looked
+// up before anon_ip hides the address.
+func TestIPLookupsFillGeoFields(t *testing.T) {
+	dir := t.TempDir()
+	geo := filepath.Join(dir, "city.mmdb")
+	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, _ := net.ParseCIDR("175.16.199.0/24")
+	en := func(s string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(s)} }
+	if err := w.Insert(n, mmdbtype.Map{
+		"country":      mmdbtype.Map{"iso_code": mmdbtype.String("CN")},
+		"city":         mmdbtype.Map{"names": en("Changchun")},
+		"subdivisions": mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("22"), "names": en("Jilin Sheng")}},
+		"location":     mmdbtype.Map{"latitude": mmdbtype.Float64(43.88), "longitude": mmdbtype.Float64(125.3228), "time_zone": mmdbtype.String("Asia/Harbin")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e, _ := newTestEnricher(t, func(c *Config) {
+		c.Enrichments.IPLookups.Enabled = true
+		c.Enrichments.IPLookups.Geo = geo
+		c.Enrichments.AnonIP.Enabled = true
+	})
+	out := e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ip": "175.16.199.7"}))
+	if len(out.Good) != 1 {
+		t.Fatal(string(out.Bad[0]))
+	}
+	ev := parseTSV(t, out.Good[0])
+	want := map[event.Field]string{event.GeoCountry: "CN", event.GeoRegion: "22", event.GeoCity: "Changchun", event.GeoRegionName: "Jilin Sheng",
+		event.GeoLatitude: "43.88", event.GeoLongitude: "125.3228", event.GeoTimezone: "Asia/Harbin", event.GeoZipcode: "",
+		event.UserIPAddress: "175.16.199.x"}
+	for f, v := range want {
+		if ev[f] != v {
+			t.Errorf("%s = %q, want %q", f.Name(), ev[f], v)
+		}
+	}
+	// Off by default; enabled without a database, or with a missing one, is refused.
+	if DefaultConfig().Enrichments.IPLookups.Enabled {
+		t.Error("ip_lookups on by default")
+	}
+	cfg := DefaultConfig()
+	cfg.Enrichments.IPLookups.Enabled = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "enrichments.ip_lookups") {
+		t.Errorf("enabled without a database: %v", err)
+	}
+	cfg.Enrichments.IPLookups.ISP = filepath.Join(dir, "missing.mmdb")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "missing.mmdb") {
+		t.Errorf("missing database: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
+	"github.com/plowline/plowline/pipeline/enrich/iplookup"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -54,6 +55,7 @@ type Enrichments struct {
 	AnonIP              AnonIPConfig      `yaml:"anon_ip"`
 	UAParser            UAParserConfig    `yaml:"ua_parser"`
 	UAAtomicFields      UAAtomicConfig    `yaml:"ua_atomic_fields"`
+	IPLookups           IPLookupsConfig   `yaml:"ip_lookups"`
 	RefererParser       RefererConfig     `yaml:"referer_parser"`
 	CampaignAttribution CampaignConfig    `yaml:"campaign_attribution"`
 }
@@ -95,6 +97,14 @@ type UAAtomicConfig struct {
 	CacheSize int `yaml:"cache_size"`
 }
 
+// IPLookupsConfig configures the geo_* and ip_* fields from MaxMind
+// databases (GeoIP2/GeoLite2 City, ISP, Domain, Connection-Type .mmdb
+// files; any subset), looked up before anon_ip hides the address.
+type IPLookupsConfig struct {
+	Enabled         bool `yaml:"enabled"`
+	iplookup.Config `yaml:",inline"`
+}
+
 // RefererConfig configures referer parsing into refr_medium/source/term.
 type RefererConfig struct {
 	Enabled bool `yaml:"enabled"`
@@ -110,7 +120,8 @@ type CampaignConfig struct {
 }
 
 // DefaultConfig enriches offline with the embedded registry only, every
-// enrichment on except IP anonymisation.
+// enrichment on except IP anonymisation and IP lookups (which need a
+// MaxMind database).
 func DefaultConfig() Config {
 	return Config{
 		RegistryTimeout: 10 * time.Second,
@@ -121,6 +132,7 @@ func DefaultConfig() Config {
 			AnonIP:              AnonIPConfig{Enabled: false, IPv4Octets: 1, IPv6Segments: 2},
 			UAParser:            UAParserConfig{Enabled: true, CacheSize: 10000},
 			UAAtomicFields:      UAAtomicConfig{Enabled: true, CacheSize: 10000},
+			IPLookups:           IPLookupsConfig{Config: iplookup.Config{CheckInterval: time.Minute}},
 			RefererParser:       RefererConfig{Enabled: true},
 			CampaignAttribution: CampaignConfig{Enabled: true, Config: campaign.DefaultConfig()},
 		},
@@ -197,6 +209,23 @@ func (c Config) Validate() error {
 	}
 	if e.EventFingerprint.Enabled && fingerprintHashes[e.EventFingerprint.HashAlgorithm] == nil {
 		bad("enrichments.event_fingerprint.hash_algorithm", fmt.Sprintf("%q", e.EventFingerprint.HashAlgorithm), "want MD5, SHA1, SHA256, SHA384 or SHA512")
+	}
+	if e.IPLookups.Enabled {
+		ipc := e.IPLookups.Config
+		if ipc.Geo == "" && ipc.ISP == "" && ipc.Domain == "" && ipc.ConnectionType == "" {
+			bad("enrichments.ip_lookups", "enabled", "name at least one database: geo, isp, domain or connection_type")
+		}
+		for key, path := range map[string]string{"geo": ipc.Geo, "isp": ipc.ISP, "domain": ipc.Domain, "connection_type": ipc.ConnectionType} {
+			if path == "" {
+				continue
+			}
+			if st, err := os.Stat(path); err != nil || st.IsDir() {
+				bad("enrichments.ip_lookups."+key, path, "not a readable .mmdb file")
+			}
+		}
+		if ipc.CheckInterval < 0 {
+			bad("enrichments.ip_lookups.check_interval", ipc.CheckInterval, "must not be negative")
+		}
 	}
 	if e.UAAtomicFields.Enabled && e.UAAtomicFields.CacheSize <= 0 {
 		bad("enrichments.ua_atomic_fields.cache_size", e.UAAtomicFields.CacheSize, "must be positive")

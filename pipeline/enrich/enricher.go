@@ -37,6 +37,7 @@ import (
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/enrich/iplookup"
 	"github.com/plowline/plowline/pipeline/enrich/referer"
 	"github.com/plowline/plowline/pipeline/enrich/tp"
 	"github.com/plowline/plowline/pipeline/enrich/useragent"
@@ -69,6 +70,7 @@ type Enricher struct {
 	resolver  *iglu.Resolver
 	ua        *useragent.Parser
 	uaAtomic  *useragent.AtomicParser
+	ipLookups *iplookup.Lookups
 	referer   *referer.Parser
 	campaign  *campaign.Config
 	fpExclude map[string]bool
@@ -185,6 +187,11 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 			return nil, err
 		}
 	}
+	if en.IPLookups.Enabled {
+		if e.ipLookups, err = iplookup.Open(en.IPLookups.Config); err != nil {
+			return nil, fmt.Errorf("enrichments.ip_lookups: %w", err)
+		}
+	}
 	if en.RefererParser.Enabled {
 		e.referer = referer.New(en.RefererParser.InternalDomains)
 	}
@@ -206,7 +213,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	e.processor = badrow.Processor{Artifact: Artifact, Version: semver(cfg.Version)}
 	e.vEtl = "plowline-" + orDefault(cfg.Version, "dev")
-	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "ua_atomic_fields", en.UAAtomicFields.Enabled, "referer_parser", en.RefererParser.Enabled,
+	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "ua_atomic_fields", en.UAAtomicFields.Enabled, "ip_lookups", en.IPLookups.Enabled, "referer_parser", en.RefererParser.Enabled,
 		"campaign_attribution", en.CampaignAttribution.Enabled, "event_fingerprint", en.EventFingerprint.Enabled, "anon_ip", en.AnonIP.Enabled)
 	return e, nil
 }
@@ -566,6 +573,15 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 		ev[event.OSManufacturer], ev[event.DvceType], ev[event.DvceIsmobile] = a.OSManufacturer, a.DvceType, "0"
 		if a.DvceIsMobile {
 			ev[event.DvceIsmobile] = "1"
+		}
+	}
+	// IP lookups see the whole address; anon_ip hides it afterwards, as in
+	// Snowplow's order of enrichments.
+	if e.ipLookups != nil && ev[event.UserIPAddress] != "" {
+		if r, ok := e.ipLookups.Lookup(ev[event.UserIPAddress]); ok {
+			ev[event.GeoCountry], ev[event.GeoRegion], ev[event.GeoCity], ev[event.GeoZipcode] = r.Country, r.Region, r.City, r.Zipcode
+			ev[event.GeoLatitude], ev[event.GeoLongitude], ev[event.GeoRegionName], ev[event.GeoTimezone] = r.Latitude, r.Longitude, r.RegionName, r.Timezone
+			ev[event.IPIsp], ev[event.IPOrganization], ev[event.IPDomain], ev[event.IPNetspeed] = r.ISP, r.Organization, r.Domain, r.NetSpeed
 		}
 	}
 	if e.cfg.Enrichments.AnonIP.Enabled && ev[event.UserIPAddress] != "" {
