@@ -27,13 +27,11 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/snowflakedb/gosnowflake v1.19.1
 	github.com/ua-parser/uap-go v0.0.0-20260529044130-17c35e68e58c
-	go.etcd.io/bbolt v1.3.5
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sync v0.24.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0
-	gopkg.in/mgo.v2 v2.0.0-20180705113604-9856a29383ce
 	modernc.org/sqlite v1.62.0
 )
 

@@ -57,12 +57,15 @@ type Enrichments struct {
 	CampaignAttribution CampaignConfig    `yaml:"campaign_attribution"`
 }
 
-// FingerprintConfig configures event_fingerprint: an MD5 of the event's
-// parameters, sorted by name, without the excluded ones (which differ
-// between retries of the same event).
+// FingerprintConfig configures event_fingerprint, computed as Snowplow's
+// event fingerprint enrichment does: a hash of the event's parameters,
+// sorted by name, without the excluded ones (which differ between retries
+// of the same event).
 type FingerprintConfig struct {
 	Enabled           bool     `yaml:"enabled"`
 	ExcludeParameters []string `yaml:"exclude_parameters"`
+	// HashAlgorithm is MD5 (Snowplow's usual choice), SHA1, SHA256, SHA384 or SHA512.
+	HashAlgorithm string `yaml:"hash_algorithm"`
 }
 
 // AnonIPConfig configures IP anonymisation: the last IPv4Octets octets
@@ -102,7 +105,7 @@ func DefaultConfig() Config {
 		Cache:           CacheConfig{Size: 500, MissTTL: 30 * time.Second},
 		OversizedFields: "fail",
 		Enrichments: Enrichments{
-			EventFingerprint:    FingerprintConfig{Enabled: true, ExcludeParameters: []string{"cv", "eid", "nuid", "stm"}},
+			EventFingerprint:    FingerprintConfig{Enabled: true, ExcludeParameters: []string{"cv", "eid", "nuid", "stm"}, HashAlgorithm: "MD5"},
 			AnonIP:              AnonIPConfig{Enabled: false, IPv4Octets: 1, IPv6Segments: 2},
 			UAParser:            UAParserConfig{Enabled: true, CacheSize: 10000},
 			RefererParser:       RefererConfig{Enabled: true},
@@ -178,6 +181,9 @@ func (c Config) Validate() error {
 		if e.AnonIP.IPv6Segments < 1 || e.AnonIP.IPv6Segments > 8 {
 			bad("enrichments.anon_ip.ipv6_segments", e.AnonIP.IPv6Segments, "want 1 to 8")
 		}
+	}
+	if e.EventFingerprint.Enabled && fingerprintHashes[e.EventFingerprint.HashAlgorithm] == nil {
+		bad("enrichments.event_fingerprint.hash_algorithm", fmt.Sprintf("%q", e.EventFingerprint.HashAlgorithm), "want MD5, SHA1, SHA256, SHA384 or SHA512")
 	}
 	if e.UAParser.Enabled && e.UAParser.CacheSize <= 0 {
 		bad("enrichments.ua_parser.cache_size", e.UAParser.CacheSize, "must be positive")

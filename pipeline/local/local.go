@@ -37,6 +37,7 @@ import (
 	"github.com/plowline/plowline/pipeline/enrich"
 	"github.com/plowline/plowline/pipeline/fault"
 	"github.com/plowline/plowline/pipeline/lake"
+	"github.com/plowline/plowline/pipeline/micro"
 	"github.com/plowline/plowline/pipeline/pseudonymize"
 	"github.com/plowline/plowline/pipeline/stream"
 )
@@ -86,6 +87,14 @@ type Config struct {
 	Faults    []fault.Rule
 	FaultSeed uint64
 
+	// Micro, when set, receives the enricher's output and the collector's
+	// bad rows, and Snowplow Micro's API over it is served on the
+	// collector's listener (see pipeline/micro and docs/micro.md).
+	Micro *micro.Store
+	// MicroAllowRemoteClear serves the Micro API's clear view to clients
+	// on other machines too (by default: loopback only).
+	MicroAllowRemoteClear bool
+
 	Log *slog.Logger
 }
 
@@ -116,6 +125,8 @@ type Info struct {
 	Bucket        string
 	WarehousePath string
 	KeyPath       string
+	// MicroURL is the Micro API's base (…/micro), empty when it is off.
+	MicroURL string
 }
 
 // Pipeline is the running local pipeline.
@@ -191,6 +202,11 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	p.inj, err = fault.New(cfg.Faults, cfg.FaultSeed, p.reg, p.log)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Micro != nil {
+		if err := cfg.Micro.Register(p.reg); err != nil {
+			return nil, err
+		}
 	}
 
 	keyPath, err := ensureKey(cfg.DataDir)
@@ -293,7 +309,11 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	// Collector.
 	cc := cfg.Collector
 	cc.Sink.Type = "memory"
-	p.coll, err = collector.New(cc, p.inj.Sink("collector>raw-good", p.rawGood), p.inj.Sink("collector>raw-bad", p.rawBad), p.reg, p.log.With("stage", "collector"))
+	var rawBad stream.Sink = p.rawBad
+	if cfg.Micro != nil {
+		rawBad = micro.TapSink{Store: cfg.Micro, Next: p.rawBad}
+	}
+	p.coll, err = collector.New(cc, p.inj.Sink("collector>raw-good", p.rawGood), p.inj.Sink("collector>raw-bad", rawBad), p.reg, p.log.With("stage", "collector"))
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +326,12 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 		cln.Close()
 		return nil, fmt.Errorf("web listen address %s: %w", cfg.WebAddress, err)
 	}
-	p.collSrv = collector.NewServer(cfg.CollectorAddress, p.coll.Handler(), cc)
+	collHandler := p.coll.Handler()
+	if cfg.Micro != nil {
+		collHandler = micro.NewHandler(cfg.Micro, micro.HandlerOptions{Pseudonymizer: pseudo, Schemas: en.Resolver(),
+			Next: collHandler, AllowRemoteClear: cfg.MicroAllowRemoteClear, Log: p.log.With("component", "micro")})
+	}
+	p.collSrv = collector.NewServer(cfg.CollectorAddress, collHandler, cc)
 	p.mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	p.webSrv = &http.Server{Handler: p.mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { p.collectorErr <- serve(p.collSrv, cln) }()
@@ -321,6 +346,9 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 		Bucket:        cfg.Bucket,
 		WarehousePath: whPath,
 		KeyPath:       keyPath,
+	}
+	if cfg.Micro != nil {
+		p.info.MicroURL = p.info.CollectorURL + "/micro"
 	}
 	return p, nil
 }
@@ -418,6 +446,9 @@ func (p *Pipeline) enrichLoop(en *enrich.Enricher, good, bad stream.Sink) {
 		var g, b []stream.Record
 		for _, r := range recs {
 			out := en.Enrich(ctx, r.Data)
+			if p.cfg.Micro != nil {
+				p.cfg.Micro.AddEnriched(r.Data, out)
+			}
 			for _, line := range out.Good {
 				g = append(g, stream.Record{Data: line})
 			}
