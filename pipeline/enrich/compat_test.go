@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"hash"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -352,5 +354,58 @@ func TestIPLookupsFillGeoFields(t *testing.T) {
 	cfg.Enrichments.IPLookups.ISP = filepath.Join(dir, "missing.mmdb")
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "missing.mmdb") {
 		t.Errorf("missing database: %v", err)
+	}
+}
+
+// Registries as in Snowplow's resolver configuration: adding GitLab's
+// registry is one line, and its vendor prefix sends com.gitlab schemas
+// there first. The registry here is a test server serving a test-only
+// gitlab_standard 1-1-7.
+func TestGitLabRegistryIsOneLineOfConfig(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Path)
+		if r.URL.Path != "/schemas/com.gitlab/gitlab_standard/jsonschema/1-1-7" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"$schema":"http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+			"description":"test-only stand-in for GitLab's gitlab_standard 1-1-7",
+			"self":{"vendor":"com.gitlab","name":"gitlab_standard","format":"jsonschema","version":"1-1-7"},
+			"type":"object","properties":{"environment":{"type":"string"}},"required":["environment"]}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "enrich.yaml")
+	if err := os.WriteFile(cfgPath, []byte("registries:\n  - "+filepath.Join(dir)+"\n  - {uri: "+srv.URL+", vendor_prefixes: [com.gitlab]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Registries) != 2 || cfg.Registries[0].URI != dir || cfg.Registries[1].VendorPrefixes[0] != "com.gitlab" {
+		t.Fatalf("registries %+v", cfg.Registries)
+	}
+	e, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := contextsJSON(`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-1-7","data":{"environment":"production"}}`)
+	out := e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "co": co}))
+	if len(out.Good) != 1 {
+		t.Fatalf("not enriched: %s", out.Bad)
+	}
+	if len(asked) != 1 {
+		t.Errorf("GitLab registry asked %v", asked)
+	}
+	bad := contextsJSON(`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-1-7","data":{}}`)
+	if out := e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "co": bad})); len(out.Bad) != 1 || out.BadTypes[0] != "schema_violations" {
+		t.Errorf("invalid against the GitLab registry's schema, yet %v", out.BadTypes)
+	}
+	// Unknown keys in a registry mapping are refused, naming the key.
+	os.WriteFile(cfgPath, []byte("registries:\n  - {url: "+srv.URL+"}\n"), 0o644)
+	if _, err := LoadConfig(cfgPath); err == nil || !strings.Contains(err.Error(), `"url"`) {
+		t.Errorf("unknown registry key: %v", err)
 	}
 }

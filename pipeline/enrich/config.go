@@ -18,13 +18,16 @@ import (
 // Config is the enricher's configuration (YAML). The zero value is not
 // useful: start from DefaultConfig, which works offline.
 type Config struct {
-	// Registries are tried in order: a local directory in the static
-	// registry layout (DIR/schemas/vendor/name/format/version, or DIR
-	// being that schemas directory) or an http(s):// static registry base
-	// URL (Iglu Central is https://iglucentral.com). The embedded registry
-	// is always consulted last, except for the protocol wrappers and the
-	// enricher's own derived contexts, which it serves first.
-	Registries []string `yaml:"registries"`
+	// Registries are where schemas are looked up: each a local directory
+	// in the static registry layout (DIR/schemas/vendor/name/format/version,
+	// or DIR being that schemas directory) or an http(s):// static registry
+	// base URL (Iglu Central is https://iglucentral.com), written either
+	// as that string or as a RegistryConfig with a priority and vendor
+	// prefixes. For each schema, those whose vendor prefixes match are
+	// tried first, then by priority, then in the order written. The
+	// embedded registry is always consulted last, except for the protocol
+	// wrappers and the enricher's own derived contexts, which it serves first.
+	Registries []RegistryConfig `yaml:"registries"`
 	// RegistryTimeout bounds one HTTP registry request.
 	RegistryTimeout time.Duration `yaml:"registry_timeout"`
 	Cache           CacheConfig   `yaml:"cache"`
@@ -36,6 +39,45 @@ type Config struct {
 	// Version is plowline's version: v_etl is "plowline-<Version>" and bad
 	// rows name it as their processor. Set by the binary, not by YAML.
 	Version string `yaml:"-"`
+}
+
+// RegistryConfig is one Iglu registry, with the settings of a repository
+// in Snowplow's resolver configuration. In YAML it is either the bare
+// location or a mapping:
+//
+//	registries:
+//	  - https://iglucentral.com
+//	  - {uri: https://gitlab-org.gitlab.io/iglu, vendor_prefixes: [com.gitlab]}
+type RegistryConfig struct {
+	// URI is an http(s):// static registry base URL or a local directory.
+	URI string `yaml:"uri"`
+	// Name labels the registry in logs (the URI if empty).
+	Name string `yaml:"name"`
+	// Priority orders registries whose vendor prefixes match equally: lower first.
+	Priority int `yaml:"priority"`
+	// VendorPrefixes: for a schema whose vendor starts with one of these,
+	// this registry is tried before the others (e.g. com.gitlab).
+	VendorPrefixes []string `yaml:"vendor_prefixes"`
+}
+
+// UnmarshalYAML accepts a bare location or a mapping, refusing unknown keys.
+func (r *RegistryConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*r = RegistryConfig{URI: n.Value}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a registry is a URL, a directory or a mapping with uri, name, priority, vendor_prefixes", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i].Value; k {
+		case "uri", "name", "priority", "vendor_prefixes":
+		default:
+			return fmt.Errorf("line %d: registry key %q unknown: want uri, name, priority or vendor_prefixes", n.Content[i].Line, k)
+		}
+	}
+	type plain RegistryConfig
+	return n.Decode((*plain)(r))
 }
 
 // CacheConfig sizes the schema cache.
@@ -165,8 +207,14 @@ func (c Config) Validate() error {
 	bad := func(key string, val any, want string) {
 		errs = append(errs, fmt.Errorf("%s: %v: %s", key, val, want))
 	}
-	for i, r := range c.Registries {
+	for i, rc := range c.Registries {
 		key := fmt.Sprintf("registries[%d]", i)
+		r := rc.URI
+		for j, p := range rc.VendorPrefixes {
+			if strings.TrimSpace(p) == "" || strings.ContainsAny(p, "/: ") {
+				bad(fmt.Sprintf("%s.vendor_prefixes[%d]", key, j), fmt.Sprintf("%q", p), "want a vendor prefix like com.gitlab")
+			}
+		}
 		switch {
 		case r == "":
 			bad(key, `""`, "want a directory or an http(s):// URL")

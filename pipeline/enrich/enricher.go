@@ -153,12 +153,12 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	regs := make([]iglu.Registry, 0, len(cfg.Registries))
 	client := &http.Client{Timeout: cfg.RegistryTimeout}
-	for _, r := range cfg.Registries {
-		if strings.HasPrefix(r, "http://") || strings.HasPrefix(r, "https://") {
-			regs = append(regs, iglu.HTTPRegistry{BaseURL: r, Client: client})
-		} else {
-			regs = append(regs, iglu.DirRegistry{Root: r})
+	for _, rc := range cfg.Registries {
+		var r iglu.Registry = iglu.DirRegistry{Root: rc.URI}
+		if strings.HasPrefix(rc.URI, "http://") || strings.HasPrefix(rc.URI, "https://") {
+			r = iglu.HTTPRegistry{BaseURL: rc.URI, Client: client}
 		}
+		regs = append(regs, iglu.Ranked{Registry: r, Priority: rc.Priority, VendorPrefixes: rc.VendorPrefixes})
 	}
 	e := &Enricher{
 		cfg:      cfg,
