@@ -84,7 +84,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs := newFlagSet("run", "run [flags]", stderr)
 	collectorAddr := fs.String("collector.listen-address", def.CollectorAddress, "`host:port` the collector serves trackers on (0.0.0.0:8080 to accept other machines)")
 	webAddr := fs.String("web.listen-address", def.WebAddress, "`host:port` serving /metrics for every stage")
-	dataDir := fs.String("data-dir", def.DataDir, "`directory` holding the object store (s3.bolt), the warehouse (warehouse.db) and the HMAC key (hmac.key); reuse it to resume")
+	dataDir := fs.String("data-dir", def.DataDir, "`directory` holding the object store (s3/, one file per object), the warehouse (warehouse.db) and the HMAC key (hmac.key); reuse it to resume")
 	collectorConfig := fs.String("collector.config", "", "collector YAML configuration `file`, as for plowline collector (listen and sink keys are ignored)")
 	enrichConfig := fs.String("enrich.config", "", "enricher YAML configuration `file`, as for plowline enrich (default: offline, embedded Iglu schemas)")
 	allowlistFile := fs.String("pseudonymize.allowlist", "", "pseudonymization allowlist YAML `file` (default: the built-in allowlist)")
@@ -219,6 +219,7 @@ Flags:
 		return usageErr("--lake.buffer-interval %s: want a duration in (0s, 900s]", *bufInterval)
 	}
 	cfg.BufferInterval = *bufInterval
+	cfg.CountWindow = runCountWindow()
 	if *capacity < 1 {
 		return usageErr("--stream.capacity %d: want at least 1", *capacity)
 	}
