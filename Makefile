@@ -72,9 +72,25 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-## dashboards: regenerate Grafana JSON, CloudWatch bodies and alert rules
+## dashboards: regenerate Grafana JSON, CloudWatch bodies and alert rules (and the deploy template, which embeds the CloudWatch body)
 dashboards:
 	$(GO) run ./cmd/plowline dashboards generate --out .
+	$(MAKE) deploy-template
+
+# The AWS deployment (deploy/, docs/deploy.md) is its own Go module so the
+# main module never builds the CDK; `make test` runs its tests too.
+.PHONY: test-deploy deploy-template
+test: test-deploy
+
+## test-deploy: vet and test deploy/ (synthesizes the CDK stack once; needs Node)
+# -mod=mod: deploy/ requires the main module through `replace => ../`, so a
+# dependency change there must not break these tests until someone tidies.
+test-deploy:
+	cd deploy && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## deploy-template: rewrite deploy/template/Plowline.template.json from deploy/
+deploy-template:
+	cd deploy && $(GO) run . template
 
 clean:
 	rm -rf bin

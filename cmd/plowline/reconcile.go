@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -20,10 +21,11 @@ func init() {
 
 // Exit statuses of plowline reconcile.
 const (
-	reconcileOK         = 0 // every settled window of every edge is within tolerance
-	reconcileOut        = 1 // a settled window of an edge is out of tolerance
-	reconcileUsage      = 2 // bad flags or configuration
-	reconcileSourceDown = 3 // nothing out of tolerance, but a source failed or an edge was never judged: the answer is incomplete
+	reconcileOK          = 0   // every settled window of every edge is within tolerance
+	reconcileOut         = 1   // a settled window of an edge is out of tolerance
+	reconcileUsage       = 2   // bad flags or configuration
+	reconcileSourceDown  = 3   // nothing out of tolerance, but a source failed or an edge was never judged: the answer is incomplete
+	reconcileInterrupted = 130 // stopped by SIGTERM or Ctrl-C before the answer was complete (as shells report a SIGINT)
 )
 
 // parseWhen reads an instant: RFC 3339, "now", or a duration relative to
@@ -48,19 +50,24 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 }
 
 func runReconcile(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("reconcile", "reconcile --config FILE [--from T] [--to T] [--json]", stderr)
+	fs := newFlagSet("reconcile", "reconcile --config FILE [--from T] [--to T] [--windows N] [--json]", stderr)
 	configFile := fs.String("config", "", "exporter configuration `file` (the same file plowline exporter runs with)")
 	fromFlag := fs.String("from", "", "start `T` of the range: RFC 3339, now, or relative like -6h (default: now minus the configured lookback)")
 	toFlag := fs.String("to", "now", "end `T` of the range (exclusive): RFC 3339, now, or relative like -1h")
-	asJSON := fs.Bool("json", false, "print JSON instead of the table")
+	asJSON := fs.Bool("json", false, "print JSON instead of the table (every window, unless --windows is given)")
+	maxWindows := fs.Int("windows", 12, "show the `N` newest windows one by one and summarise older ones in at most 4 columns (0: every window)")
 	logLevel := fs.String("log.level", "warn", "log `level` (to stderr): debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: plowline reconcile --config FILE [--from T] [--to T] [--json]
+		fmt.Fprintf(stderr, `Usage: plowline reconcile --config FILE [--from T] [--to T] [--windows N] [--json]
 
 Reads every configured source once over the range (read-only: state files of
 a running exporter are read, never written), judges every edge in every
-settled window, and prints nodes and edges × windows, the edges out of
-tolerance (how many events, since when) and the sources' health.
+settled window, and prints first the root cause — the upstream-most edge out
+of tolerance, how many events it lost (or duplicated) since its run of
+out-of-tolerance windows began, and since when ("clamped" when the range
+starts inside that run: widen --from) — then the other edges out of
+tolerance, edges and nodes × windows (the --windows newest one by one, older
+ones summarised), and the sources' health.
 
 Exit status:
   0  every settled window of every edge is within tolerance
@@ -68,6 +75,7 @@ Exit status:
   2  bad flags or configuration
   3  nothing out of tolerance, but a source failed or an edge could not be
      judged in any settled window (its counts are unknown)
+  130  interrupted (SIGTERM, Ctrl-C) while reading the sources
 
 Flags:
 `)
@@ -78,6 +86,9 @@ Flags:
 	}
 	if fs.NArg() > 0 {
 		return &exitError{code: reconcileUsage, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *maxWindows < 0 {
+		return &exitError{code: reconcileUsage, err: fmt.Errorf("--windows %d: want 0 (every window) or more", *maxWindows)}
 	}
 	log, err := exporterLogger(*logLevel, stderr)
 	if err != nil {
@@ -109,13 +120,23 @@ Flags:
 	if err != nil {
 		return &exitError{code: reconcileUsage, err: err}
 	}
-	defer exp.Close()
 	srcErr := exp.RefreshOnce(ctx, from, to)
+	if ctx.Err() != nil {
+		// SIGTERM or Ctrl-C: stop now. Sources are not closed: a source
+		// abandoned in a blocking call (a database driver hanging in open)
+		// could hold Close up, and the process is exiting anyway.
+		return &exitError{code: reconcileInterrupted, err: fmt.Errorf("interrupted before every source was read: %w", context.Cause(ctx))}
+	}
+	defer exp.Close()
 	if srcErr != nil {
 		log.Warn("some sources failed; their counts are unknown", "err", srcErr)
 	}
 	r := exp.ReportRange(from, to)
-	t := exp.Table(r, 0)
+	shown := *maxWindows
+	if *asJSON && !flagGiven(fs, "windows") {
+		shown = 0 // scripts get every window unless they ask otherwise
+	}
+	t := exp.Table(r, shown)
 	if *asJSON {
 		err = t.WriteJSON(stdout)
 	} else {
@@ -131,4 +152,15 @@ Flags:
 		return &exitError{code: reconcileSourceDown}
 	}
 	return nil
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			given = true
+		}
+	})
+	return given
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/plowline/plowline/pipeline/fault"
 	"github.com/plowline/plowline/pipeline/lake"
 	"github.com/plowline/plowline/pipeline/local"
+	"github.com/plowline/plowline/pipeline/micro"
 	"github.com/plowline/plowline/pipeline/pseudonymize"
 )
 
@@ -83,7 +84,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	fs := newFlagSet("run", "run [flags]", stderr)
 	collectorAddr := fs.String("collector.listen-address", def.CollectorAddress, "`host:port` the collector serves trackers on (0.0.0.0:8080 to accept other machines)")
 	webAddr := fs.String("web.listen-address", def.WebAddress, "`host:port` serving /metrics for every stage")
-	dataDir := fs.String("data-dir", def.DataDir, "`directory` holding the object store (s3.bolt), the warehouse (warehouse.db) and the HMAC key (hmac.key); reuse it to resume")
+	dataDir := fs.String("data-dir", def.DataDir, "`directory` holding the object store (s3/, one file per object), the warehouse (warehouse.db) and the HMAC key (hmac.key); reuse it to resume")
 	collectorConfig := fs.String("collector.config", "", "collector YAML configuration `file`, as for plowline collector (listen and sink keys are ignored)")
 	enrichConfig := fs.String("enrich.config", "", "enricher YAML configuration `file`, as for plowline enrich (default: offline, embedded Iglu schemas)")
 	allowlistFile := fs.String("pseudonymize.allowlist", "", "pseudonymization allowlist YAML `file` (default: the built-in allowlist)")
@@ -96,6 +97,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	var faults multiFlag
 	fs.Var(&faults, "fault", "inject a fault for a game day (repeatable; also $"+faultEnv+"): `RULE` = "+fault.Syntax+"; points: "+strings.Join(fault.PointNames(), ", "))
 	faultSeed := fs.Uint64("fault.seed", 1, "`seed` choosing which records a fault hits (same seed, same records)")
+	microOn, microMax, microRemote := microFlags(fs)
 	shutdownTimeout := fs.Duration("shutdown-timeout", time.Minute, "how long SIGINT/SIGTERM may take to drain every buffer into the warehouse (`duration`)")
 	logLevel := fs.String("log.level", "info", "log `level`: debug, info, warn or error")
 	configFile := fs.String("config", "", "YAML `file` with the same settings as these flags (keys below); flags given explicitly win")
@@ -217,6 +219,7 @@ Flags:
 		return usageErr("--lake.buffer-interval %s: want a duration in (0s, 900s]", *bufInterval)
 	}
 	cfg.BufferInterval = *bufInterval
+	cfg.CountWindow = runCountWindow()
 	if *capacity < 1 {
 		return usageErr("--stream.capacity %d: want at least 1", *capacity)
 	}
@@ -231,6 +234,12 @@ Flags:
 		return usageErr("--fault: %v", err)
 	}
 	cfg.FaultSeed = *faultSeed
+	if *microOn {
+		if *microMax < 1 {
+			return usageErr("--micro.max-events %d: want at least 1", *microMax)
+		}
+		cfg.Micro, cfg.MicroAllowRemoteClear = micro.NewStore(*microMax), *microRemote
+	}
 	demoCfg := demo.DefaultConfig("")
 	demoCfg.Rate, demoCfg.InvalidFraction, demoCfg.Log = *demoRate, *demoInvalid, log.With("component", "demo")
 	demoCfg.BatchSize = max(1, min(10, int(*demoRate)))
@@ -322,6 +331,10 @@ func printWelcome(w io.Writer, info local.Info, cfg local.Config, extensions []s
 `, info.CollectorURL, info.MetricsURL, info.DataDir, info.S3Endpoint, info.Bucket, info.WarehousePath, sizeString(cfg.BufferBytes), cfg.BufferInterval)
 	if len(extensions) > 0 {
 		fmt.Fprintf(w, "  also running    %s (on %s)\n", strings.Join(extensions, ", "), info.WebAddress)
+	}
+	if info.MicroURL != "" {
+		fmt.Fprintf(w, "  Micro API       %s/good, /bad, /all, /reset (pseudonymized: %s)\n", info.MicroURL,
+			strings.TrimSuffix(info.CollectorURL+micro.PseudonymizedPrefix, "/"))
 	}
 	for _, r := range cfg.Faults {
 		fmt.Fprintf(w, "  FAULT INJECTED  %s (seed %d)\n", r, cfg.FaultSeed)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"time"
 )
 
@@ -12,13 +13,23 @@ import (
 var pageHTML string
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"num":    func(v any) string { return Num(deref(v)) },
-	"signed": func(v float64) string { return signed(v) },
-	"pct":    func(v float64) string { return fmt.Sprintf("%.2f%%", 100*v) },
-	"cell":   CellText,
-	"rel":    relSymbol,
-	"tol":    tolText,
-	"label":  func(w time.Time) string { return w.Format("15:04") },
+	"num":     func(v any) string { return Num(deref(v)) },
+	"amount":  Amount,
+	"pct":     func(v float64) string { return fmt.Sprintf("%.2f%%", 100*math.Abs(v)) },
+	"pct1":    func(v float64) string { return fmt.Sprintf("%.1f%%", 100*math.Abs(v)) },
+	"cell":    CellText,
+	"nodesum": nodeSumText,
+	"rel":     relSymbol,
+	"tol":     tolText,
+	"since": func(in Incident) string {
+		return SinceText(in, "run plowline reconcile with an earlier --from to see when it began")
+	},
+	"label":    func(w time.Time) string { return w.Format("15:04") },
+	"span":     func(s Span) string { return s.Start.Format("15:04") },
+	"legend":   func() []LegendItem { return Legend },
+	"hhmm":     func(w time.Time) string { return stamp(w, false) },
+	"total":    TotalText,
+	"negative": func(v float64) bool { return v < 0 },
 }).Parse(pageHTML))
 
 func deref(v any) float64 {
@@ -39,9 +50,20 @@ func (t Table) WriteHTML(w io.Writer, prefix, metricsPath string) error {
 	if err != nil {
 		return err
 	}
-	tpl.Funcs(template.FuncMap{"label": t.windowLabel})
+	tpl.Funcs(template.FuncMap{"label": t.windowLabel, "span": t.spanLabel})
+	roots := map[string]bool{}
+	for _, in := range t.RootCause {
+		roots[in.Edge] = true
+	}
+	var also []Incident
+	for _, in := range t.Incidents {
+		if !roots[in.Edge] {
+			also = append(also, in)
+		}
+	}
 	return tpl.Execute(w, struct {
 		T                   Table
+		Also                []Incident
 		Prefix, MetricsPath string
-	}{t, prefix, metricsPath})
+	}{t, also, prefix, metricsPath})
 }

@@ -22,10 +22,21 @@ import (
 
 // Table is everything rendered, in a shape JSON keeps readable.
 type Table struct {
-	Now     time.Time   `json:"now"`
-	Window  string      `json:"window"`
-	From    time.Time   `json:"from"`
-	To      time.Time   `json:"to"`
+	Now    time.Time `json:"now"`
+	Window string    `json:"window"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// RootCause are the failing edges where a discrepancy starts: no
+	// failing edge is upstream of them. Read them first.
+	RootCause []Incident `json:"root_cause,omitempty"`
+	// Incidents are all failing edges (root causes and the edges that
+	// inherit them), each summed since its run began, in pipeline order.
+	Incidents []Incident `json:"incidents,omitempty"`
+	// Earlier are the columns summarising the windows older than Windows
+	// (when more windows than the maximum shown were asked for); Nodes'
+	// and Edges' Earlier values are aligned with it.
+	Earlier []Span `json:"earlier,omitempty"`
+	// Windows are the windows shown one by one, oldest first.
 	Windows []time.Time `json:"windows"`
 	Nodes   []NodeRow   `json:"nodes"`
 	Edges   []EdgeRow   `json:"edges"`
@@ -38,8 +49,10 @@ type Table struct {
 	OutOfTol  bool         `json:"out_of_tolerance"`
 	// Unjudged are edges with settled windows but none judged: a count
 	// was unknown in every one of them.
-	Unjudged  []string `json:"unjudged_edges,omitempty"`
-	Truncated int      `json:"windows_not_shown,omitempty"`
+	Unjudged []string `json:"unjudged_edges,omitempty"`
+	// Truncated is how many older windows are not shown one by one (they
+	// are summarised in Earlier).
+	Truncated int `json:"windows_not_shown,omitempty"`
 }
 
 // NodeRow is one node's counts per window; nil means unknown.
@@ -49,25 +62,30 @@ type NodeRow struct {
 	Kind      string     `json:"kind"`
 	Bucketing string     `json:"bucketing"`
 	Help      string     `json:"help,omitempty"`
+	Earlier   []NodeSum  `json:"earlier,omitempty"`
 	Counts    []*float64 `json:"counts"`
 }
 
 // EdgeRow is one edge judged per window.
 type EdgeRow struct {
-	Name           string    `json:"name"`
-	From           string    `json:"from"`
-	To             string    `json:"to"`
-	Relation       string    `json:"relation"`
-	ToleranceRatio float64   `json:"tolerance_ratio"`
-	ToleranceEvent float64   `json:"tolerance_events"`
-	LatencyBudget  string    `json:"latency_budget"`
-	Help           string    `json:"help,omitempty"`
+	Name           string  `json:"name"`
+	From           string  `json:"from"`
+	To             string  `json:"to"`
+	Relation       string  `json:"relation"`
+	ToleranceRatio float64 `json:"tolerance_ratio"`
+	ToleranceEvent float64 `json:"tolerance_events"`
+	LatencyBudget  string  `json:"latency_budget"`
+	Help           string  `json:"help,omitempty"`
+	// Earlier summarises the older windows, aligned with Table.Earlier.
+	Earlier        []Cell    `json:"earlier,omitempty"`
 	Cells          []Cell    `json:"windows"`
 	OutOfTolerance int       `json:"windows_out_of_tolerance"`
 	Since          time.Time `json:"out_of_tolerance_since,omitzero"`
+	// RootCause marks a failing edge with no failing edge upstream.
+	RootCause bool `json:"root_cause,omitempty"`
 }
 
-// Cell is one edge in one window.
+// Cell is one edge in one window, or summed over a span of windows.
 type Cell struct {
 	Window      time.Time `json:"window"`
 	Status      string    `json:"status"`
@@ -76,6 +94,12 @@ type Cell struct {
 	Discrepancy float64   `json:"discrepancy"`
 	Ratio       float64   `json:"ratio"`
 	Allowed     float64   `json:"allowed"`
+	// End, Windows and OutWindows are set on a summary of several
+	// windows: where it ends, how many windows it covers and how many of
+	// them are out of tolerance.
+	End        time.Time `json:"end,omitzero"`
+	Windows    int       `json:"windows,omitempty"`
+	OutWindows int       `json:"windows_out,omitempty"`
 }
 
 // Finding is an edge whose latest judged window is out of tolerance.
@@ -121,18 +145,22 @@ type CanaryStage struct {
 	LastError string    `json:"last_error,omitempty"`
 }
 
-// Build assembles the table from a judged report, showing at most
-// maxWindows of the most recent windows (0: all).
+// Build assembles the table from a judged report. maxWindows is how many
+// of the most recent windows are shown one by one (0: all); older ones are
+// summarised in a few columns (Earlier), never dropped, and the root cause
+// and incident totals always cover the whole range.
 func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.Status, maxWindows int) Table {
 	t := Table{Now: r.Now.UTC(), Window: cfg.Window.String(), Windows: r.Windows}
 	if len(r.Windows) > 0 {
 		t.From, t.To = r.Windows[0], r.Windows[len(r.Windows)-1].Add(r.Window)
 	}
 	skip := 0
+	var groups [][2]int
 	if maxWindows > 0 && len(r.Windows) > maxWindows {
 		skip = len(r.Windows) - maxWindows
 		t.Windows = r.Windows[skip:]
 		t.Truncated = skip
+		t.Earlier, groups = groupWindows(r.Windows[:skip], r.Window, maxEarlierGroups)
 	}
 	srcOf := map[string]config.Node{}
 	for _, n := range cfg.Nodes {
@@ -145,6 +173,9 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 	for _, n := range r.Nodes {
 		cn := srcOf[n.Name]
 		row := NodeRow{Name: n.Name, Source: cn.Source, Kind: kindOf[cn.Source], Bucketing: string(n.Bucketing), Help: cn.Help}
+		for _, g := range groups {
+			row.Earlier = append(row.Earlier, sumCounts(n.Counts, r.Windows[g[0]:g[1]]))
+		}
 		for _, w := range t.Windows {
 			if v, ok := n.Counts[w]; ok {
 				row.Counts = append(row.Counts, &v)
@@ -154,11 +185,19 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 		}
 		t.Nodes = append(t.Nodes, row)
 	}
+	t.RootCause = rootCauses(r)
+	roots := map[string]bool{}
+	for _, in := range t.RootCause {
+		roots[in.Edge] = true
+	}
 	for _, er := range r.Edges {
 		e := er.Edge
 		row := EdgeRow{Name: e.Name, From: e.FromLabel(), To: e.ToLabel(), Relation: e.Relation, ToleranceRatio: e.Tolerance.Ratio,
 			ToleranceEvent: e.Tolerance.Events, LatencyBudget: e.LatencyBudget.String(), Help: e.Help,
-			OutOfTolerance: er.OutOfTolerance, Since: er.Since}
+			OutOfTolerance: er.OutOfTolerance, Since: er.Since, RootCause: roots[e.Name]}
+		for i, g := range groups {
+			row.Earlier = append(row.Earlier, aggregate(er.Windows[g[0]:g[1]], t.Earlier[i]))
+		}
 		for _, j := range er.Windows[skip:] {
 			row.Cells = append(row.Cells, Cell{Window: j.Window, Status: string(j.Status), Expected: j.Expected,
 				Observed: j.Observed, Discrepancy: j.Discrepancy, Ratio: finite(j.Ratio), Allowed: j.Allowed})
@@ -166,6 +205,9 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 		t.Edges = append(t.Edges, row)
 		if er.OutOfTolerance > 0 {
 			t.OutOfTol = true
+		}
+		if er.Latest != nil && er.Latest.Status == flow.Out {
+			t.Incidents = append(t.Incidents, incident(er))
 		}
 		settled, judged := 0, 0
 		for _, j := range er.Windows {
@@ -259,6 +301,11 @@ func (t Table) windowLabel(w time.Time) string {
 	return w.Format("15:04")
 }
 
+// spanLabel is the heading of a summary column: its start and end.
+func (t Table) spanLabel(s Span) string {
+	return t.windowLabel(s.Start) + "–" + t.windowLabel(s.End)
+}
+
 // Num formats a count: whole numbers without decimals.
 func Num(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
@@ -267,98 +314,229 @@ func Num(v float64) string {
 	return fmt.Sprintf("%.1f", v)
 }
 
+// Amount says a discrepancy in words: "45 lost" for a positive one (fewer
+// downstream than expected), "31 duplicated" for a negative one (more
+// downstream), never a negative number.
+func Amount(discrepancy float64) string {
+	if discrepancy < 0 {
+		return Num(-discrepancy) + " " + Duplicated
+	}
+	return Num(discrepancy) + " " + Lost
+}
+
+// Marks in the edge cells, shared by the terminal, the page and the
+// runbooks' reading guide (which is generated from Legend).
+const (
+	MarkOK      = "ok"
+	MarkOut     = "OUT"
+	MarkPending = "…"
+	MarkUnknown = "?"
+)
+
+// Headings of the terminal output, shared with the runbooks' reading guide.
+const (
+	HeadRootCause = "ROOT CAUSE"
+	HeadAlsoOut   = "ALSO OUT OF TOLERANCE"
+	HeadRecovered = "OUT OF TOLERANCE EARLIER IN THE RANGE"
+	HeadAllWithin = "Every judged window of every edge is within tolerance."
+	HeadNodes     = "NODE"
+	HeadEdges     = "EDGE"
+	HeadSources   = "SOURCE"
+	HeadCanary    = "CANARY"
+)
+
+// LegendItem explains one mark of the edge cells.
+type LegendItem struct{ Example, Meaning string }
+
+// Legend explains every form an edge cell takes; the terminal output, the
+// page and the runbooks print it from here, and a test renders each form
+// through CellText to keep the examples true.
+var Legend = []LegendItem{
+	{MarkOK, "within tolerance, no discrepancy"},
+	{MarkOK + ", 2 " + Lost, "within tolerance: 2 events fewer downstream than expected, inside the edge's tolerance"},
+	{MarkOut + " 45 " + Lost + " (14.3%)", "out of tolerance: 45 events (14.3% of expected) did not arrive downstream"},
+	{MarkOut + " 31 " + Duplicated + " (3.1%)", "out of tolerance: 31 events more downstream than upstream (retries delivering twice)"},
+	{MarkOut + " 3/60w, 120 " + Lost, "a summary column of older windows: 3 of its 60 windows out of tolerance, 120 events lost over them"},
+	{MarkPending, "not settled yet: within the edge's latency budget, or not read since (do not judge it)"},
+	{MarkUnknown, "a count is unknown (its source failed or has no data for the window)"},
+}
+
 // CellText is how an edge cell reads in the terminal and on the page.
 func CellText(c Cell) string {
 	switch c.Status {
 	case string(flow.OK):
 		if c.Discrepancy == 0 {
-			return "ok"
+			return MarkOK
 		}
-		return "ok, " + signed(c.Discrepancy)
+		return MarkOK + ", " + Amount(c.Discrepancy)
 	case string(flow.Out):
-		return fmt.Sprintf("OUT %s (%.1f%%)", signed(c.Discrepancy), 100*c.Ratio)
+		if c.Windows > 1 {
+			return fmt.Sprintf("%s %d/%dw, %s", MarkOut, c.OutWindows, c.Windows, Amount(c.Discrepancy))
+		}
+		return fmt.Sprintf("%s %s (%.1f%%)", MarkOut, Amount(c.Discrepancy), 100*math.Abs(c.Ratio))
 	case string(flow.Unknown):
-		return "?"
+		return MarkUnknown
 	}
-	return "…"
+	return MarkPending
 }
 
-func signed(v float64) string {
-	if v > 0 {
-		return Num(v) + " lost"
+// nodeSumText is a node's count over a summary column: "?" when unknown
+// throughout, "≥n" when some of its windows are unknown.
+func nodeSumText(s NodeSum) string {
+	switch {
+	case s.Count == nil:
+		return MarkUnknown
+	case s.Unknown > 0:
+		return "≥" + Num(*s.Count)
 	}
-	return Num(-v) + " extra"
+	return Num(*s.Count)
 }
 
-// WriteText writes the table for a terminal.
+// stamp formats an instant to the minute, or to the second when it is
+// not on a minute (windows shorter than a minute).
+func stamp(t time.Time, withDate bool) string {
+	layout := "15:04"
+	if t.Second() != 0 {
+		layout = "15:04:05"
+	}
+	if withDate {
+		layout = "2006-01-02 " + layout + " MST"
+	}
+	return t.UTC().Format(layout)
+}
+
+// SinceText says when an incident began, and whether the range clamped it
+// (rangeHint says how to widen the range: "widen --from").
+func SinceText(in Incident, rangeHint string) string {
+	s := "since " + stamp(in.Since, true)
+	switch {
+	case in.SinceIsRangeStart:
+		s += " (clamped: out of tolerance from the first window of the range, so it may have begun earlier; " + rangeHint + ")"
+	case in.SinceClamped:
+		s += " (clamped: the earlier windows of the range could not be judged, their counts are unknown)"
+	}
+	return s
+}
+
+// TotalText is an incident's total in words: "65 lost", "90 duplicated",
+// or for a run whose windows go both ways "net 2 lost (5 lost and 3
+// duplicated in different windows)".
+func TotalText(in Incident) string {
+	s := Num(in.Events) + " " + in.Direction
+	if in.LostEvents > 0 && in.DuplicatedEvents > 0 {
+		s = fmt.Sprintf("net %s (%s %s and %s %s in different windows: events counted a window late or early, or both a loss and duplicates)",
+			s, Num(in.LostEvents), Lost, Num(in.DuplicatedEvents), Duplicated)
+	}
+	return s
+}
+
+// IncidentText is one incident in a line: edge, direction and total since
+// it began, share of expected, since when, and the latest window.
+func IncidentText(in Incident, rangeHint string) string {
+	return fmt.Sprintf("%s (%s → %s): %s (%.2f%% of %s expected) %s, %d window(s) out of tolerance; latest window %s: %s",
+		in.Edge, in.From, in.To, TotalText(in), 100*in.Ratio, Num(in.Expected), SinceText(in, rangeHint),
+		in.Windows, stamp(in.Latest, false), Amount(in.LatestEvents))
+}
+
+// WriteText writes the table for a terminal: the root cause first, then
+// edges and nodes × windows, then the sources' health and the canary.
 func (t Table) WriteText(w io.Writer) error {
+	const hint = "widen --from to see when it began"
 	fmt.Fprintf(w, "plowline reconcile: windows of %s from %s to %s (now %s)\n", t.Window,
 		t.From.Format("2006-01-02 15:04"), t.To.Format("2006-01-02 15:04 MST"), t.Now.Format("15:04:05"))
-	if t.Truncated > 0 {
-		fmt.Fprintf(w, "(%d older windows not shown)\n", t.Truncated)
+	fmt.Fprintln(w)
+	for _, in := range t.RootCause {
+		fmt.Fprintf(w, "%s: %s\n", HeadRootCause, IncidentText(in, hint))
+		if len(in.Downstream) > 0 {
+			fmt.Fprintf(w, "  downstream edges also out of tolerance, most likely inheriting it: %s\n", strings.Join(in.Downstream, ", "))
+		}
+	}
+	roots := map[string]bool{}
+	for _, in := range t.RootCause {
+		roots[in.Edge] = true
+	}
+	var also []Incident
+	for _, in := range t.Incidents {
+		if !roots[in.Edge] {
+			also = append(also, in)
+		}
+	}
+	if len(also) > 0 {
+		fmt.Fprintf(w, "%s (downstream of a root cause):\n", HeadAlsoOut)
+		for _, in := range also {
+			fmt.Fprintf(w, "  %s\n", IncidentText(in, hint))
+		}
+	}
+	if len(t.Recovered) > 0 {
+		fmt.Fprintf(w, "%s (latest judged window back within tolerance):\n", HeadRecovered)
+		for _, f := range t.Recovered {
+			fmt.Fprintf(w, "  %s (%s → %s): %s over %d window(s) from %s to %s (%.2f%%)\n",
+				f.Edge, f.From, f.To, Amount(f.Discrepancy), f.Windows, f.Since.Format("2006-01-02 15:04:05"),
+				f.Window.Format("15:04:05 MST"), 100*math.Abs(f.Ratio))
+		}
+	}
+	if len(t.Incidents) == 0 && !t.OutOfTol {
+		fmt.Fprintln(w, HeadAllWithin)
+	}
+	if len(t.Unjudged) > 0 {
+		fmt.Fprintf(w, "NOT JUDGED (a count is unknown in every settled window): %s\n", strings.Join(t.Unjudged, ", "))
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := []string{"NODE", "SOURCE", "BUCKETING"}
-	for _, win := range t.Windows {
-		head = append(head, t.windowLabel(win))
+	if t.Truncated > 0 {
+		fmt.Fprintf(w, "(%d older windows summarised in %d column(s); --windows 0 shows every window)\n", t.Truncated, len(t.Earlier))
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	heads := func(first ...string) string {
+		for _, s := range t.Earlier {
+			first = append(first, t.spanLabel(s))
+		}
+		for _, win := range t.Windows {
+			first = append(first, t.windowLabel(win))
+		}
+		return strings.Join(first, "\t") + "\t"
+	}
+	fmt.Fprintln(tw, heads(HeadEdges, "RELATION", "TOLERANCE"))
+	for _, e := range t.Edges {
+		name := e.Name
+		if e.RootCause {
+			name = "▶ " + name
+		}
+		cols := []string{name, e.From + " " + relSymbol(e.Relation) + " " + e.To, tolText(e.ToleranceRatio, e.ToleranceEvent)}
+		for _, c := range e.Earlier {
+			cols = append(cols, CellText(c))
+		}
+		for _, c := range e.Cells {
+			cols = append(cols, CellText(c))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, heads(HeadNodes, "SOURCE", "BUCKETING"))
 	for _, n := range t.Nodes {
 		cols := []string{n.Name, n.Source, n.Bucketing}
+		for _, s := range n.Earlier {
+			cols = append(cols, nodeSumText(s))
+		}
 		for _, c := range n.Counts {
 			if c == nil {
-				cols = append(cols, "?")
+				cols = append(cols, MarkUnknown)
 			} else {
 				cols = append(cols, Num(*c))
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
 	}
-	fmt.Fprintln(tw)
-	head = []string{"EDGE", "RELATION", "TOLERANCE"}
-	for _, win := range t.Windows {
-		head = append(head, t.windowLabel(win))
-	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	for _, e := range t.Edges {
-		cols := []string{e.Name, e.From + " " + relSymbol(e.Relation) + " " + e.To, tolText(e.ToleranceRatio, e.ToleranceEvent)}
-		for _, c := range e.Cells {
-			cols = append(cols, CellText(c))
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
-	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\n(… = not settled yet: within the edge's latency budget or not read since; ? = a count is unknown)")
 	fmt.Fprintln(w)
-	if len(t.Unjudged) > 0 {
-		fmt.Fprintf(w, "NOT JUDGED (a count is unknown in every settled window): %s\n", strings.Join(t.Unjudged, ", "))
-	}
-	if len(t.Recovered) > 0 {
-		fmt.Fprintln(w, "OUT OF TOLERANCE EARLIER IN THE RANGE (latest judged window back within tolerance):")
-		for _, f := range t.Recovered {
-			fmt.Fprintf(w, "  %s (%s → %s): %s over %d window(s) from %s to %s (%.2f%%)\n",
-				f.Edge, f.From, f.To, strings.TrimSpace(signed(f.Discrepancy)), f.Windows, f.Since.Format("2006-01-02 15:04:05"),
-				f.Window.Format("15:04:05 MST"), 100*f.Ratio)
-		}
-	}
-	if len(t.Failing) == 0 {
-		if !t.OutOfTol {
-			fmt.Fprintln(w, "Every judged window of every edge is within tolerance.")
-		}
-	} else {
-		fmt.Fprintln(w, "OUT OF TOLERANCE:")
-		for _, f := range t.Failing {
-			fmt.Fprintf(w, "  %s (%s → %s): %s in window %s (%.2f%%), out of tolerance since %s (%d windows)\n",
-				f.Edge, f.From, f.To, strings.TrimSpace(signed(f.Discrepancy)), f.Window.Format("2006-01-02 15:04"),
-				100*f.Ratio, f.Since.Format("2006-01-02 15:04 MST"), f.Windows)
-		}
+	fmt.Fprintln(w, "▶ = root cause (the upstream-most edge out of tolerance)")
+	for _, l := range Legend {
+		fmt.Fprintf(w, "%s = %s\n", l.Example, l.Meaning)
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tKIND\tUP\tLAST SUCCESS\tDURATION\tERRORS\tLAST ERROR")
+	fmt.Fprintln(tw, HeadSources+"\tKIND\tUP\tLAST SUCCESS\tDURATION\tERRORS\tLAST ERROR")
 	for _, s := range t.Sources {
 		last := "never"
 		if !s.LastSuccess.IsZero() {
@@ -374,7 +552,7 @@ func (t Table) WriteText(w io.Writer) error {
 		return err
 	}
 	if t.Canary != nil {
-		fmt.Fprintf(w, "\nCANARY: %d sent, %d not accepted\n", t.Canary.Sent, t.Canary.SendFailures)
+		fmt.Fprintf(w, "\n%s: %d sent, %d not accepted\n", HeadCanary, t.Canary.Sent, t.Canary.SendFailures)
 		for _, s := range t.Canary.Stages {
 			fmt.Fprintf(w, "  %-14s seen %d, lost %d, latest latency %.1fs\n", s.Stage, s.Seen, s.Lost, s.Latency)
 		}

@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/plowline/plowline/exporter/flow"
 	"github.com/plowline/plowline/exporter/refresh"
 	"github.com/plowline/plowline/exporter/source"
+	"github.com/plowline/plowline/testkit"
 )
 
 var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -41,7 +44,7 @@ func TestTextNamesTheLossAndSince(t *testing.T) {
 	for _, want := range []string{
 		"OUT 100 lost (10.0%)", // the 10:00 window
 		"ok, 0.5 lost",         // within 1%
-		"a_to_b (a → b): 100 lost in window 2026-11-26 10:00 (10.00%), out of tolerance since 2026-11-26 10:00 UTC (1 windows)",
+		"ROOT CAUSE: a_to_b (a → b): 100 lost (10.00% of 1000 expected) since 2026-11-26 10:00 UTC, 1 window(s) out of tolerance; latest window 10:00: 100 lost",
 		"DOWN", "timed out after 30s",
 	} {
 		if !strings.Contains(out, want) {
@@ -60,7 +63,7 @@ func TestHTMLEscapesAndMarksCells(t *testing.T) {
 	if strings.Contains(page, "<script>alert") {
 		t.Error("help text not escaped")
 	}
-	if !strings.Contains(page, `<td class="out"`) || !strings.Contains(page, "Out of tolerance") {
+	if !strings.Contains(page, `<td class="out"`) || !strings.Contains(page, "root cause: a_to_b</strong> (a → b): <strong>100 lost</strong>") {
 		t.Errorf("out-of-tolerance cell not marked:\n%s", page)
 	}
 	if strings.Count(page, "<th>10:00</th>")+strings.Count(page, "<th>11:00</th>") != 4 || strings.Contains(page, "<th>09:00</th>") {
@@ -101,5 +104,19 @@ func TestRecoveredEdgeIsStillReported(t *testing.T) {
 	tab.WriteText(&b)
 	if !strings.Contains(b.String(), "a_to_b (a → b): 100 lost over 1 window(s) from 2026-11-26 10:00:00") {
 		t.Errorf("text:\n%s", b.String())
+	}
+}
+
+// TestDocsShowTheLegend: docs/exporter.md shows every cell form the
+// terminal and the page print.
+func TestDocsShowTheLegend(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs", "exporter.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range Legend {
+		if !strings.Contains(string(b), "| `"+l.Example+"` |") {
+			t.Errorf("docs/exporter.md does not show the cell %q", l.Example)
+		}
 	}
 }

@@ -7,17 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3bolt"
-	bolt "go.etcd.io/bbolt"
-	"gopkg.in/mgo.v2/bson"
 )
 
 // The embedded object store's fixed, non-secret credentials. gofakes3 does
@@ -29,43 +26,64 @@ const (
 	localRegion    = "us-east-1"
 )
 
-// LocalS3 is an S3-compatible server embedded in the process: gofakes3 over
-// a bbolt file, so objects survive restarts (each PutObject is one fsynced
-// bbolt transaction, which also makes a kill -9 lose no acknowledged put).
-// It listens on 127.0.0.1 only.
+// ObjectStoreDir is the directory, inside the data directory, that holds
+// the embedded object store: <ObjectStoreDir>/<bucket>/<key>, one plain
+// file per object.
+const ObjectStoreDir = "s3"
+
+// legacyBoltFile is where plowline kept objects before they became files.
+const legacyBoltFile = "s3.bolt"
+
+// LocalS3 is an S3-compatible server embedded in the process: gofakes3
+// over a directory of plain files (see fileBackend), so objects survive
+// restarts and a user can ls and zcat them. Each put is written to a
+// temporary file, synced and renamed into place, so a kill -9 loses no
+// acknowledged put and leaves no partial object. It listens on 127.0.0.1
+// only.
 type LocalS3 struct {
-	db       *bolt.DB
+	lock     *os.File
 	srv      *http.Server
 	ln       net.Listener
 	endpoint string
 	done     chan struct{}
 }
 
-// StartLocalS3 opens (or creates) dir/s3.bolt, makes sure bucket exists and
-// serves the S3 API on a free 127.0.0.1 port. It fails fast if another
-// process holds the store (bbolt's file lock), naming the file.
-func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
-	path := filepath.Join(dir, "s3.bolt")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("opening object store %s: another plowline process uses this data directory", path)
-		}
-		return nil, fmt.Errorf("opening object store %s: %w", path, err)
+// StartLocalS3 opens (or creates) dir/s3, makes sure bucket exists and
+// serves the S3 API on a free 127.0.0.1 port. It fails fast, naming the
+// directory, if another process holds the store, and refuses a data
+// directory that still holds the old bbolt store (s3.bolt).
+func StartLocalS3(dir, bucket string, log *slog.Logger) (_ *LocalS3, err error) {
+	if _, err := os.Stat(filepath.Join(dir, legacyBoltFile)); err == nil {
+		return nil, fmt.Errorf("%s is an object store from an older plowline, which this version no longer reads: "+
+			"its objects now are files under %s. Start with a new --data-dir, or move %s and %s away to start this one afresh",
+			filepath.Join(dir, legacyBoltFile), filepath.Join(dir, ObjectStoreDir), legacyBoltFile, "warehouse.db")
 	}
-	backend := &listingBackend{Backend: s3bolt.New(db), db: db}
+	root := filepath.Join(dir, ObjectStoreDir)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating object store directory %s: %w", root, err)
+	}
+	lock, err := lockDir(root)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Close()
+		}
+	}()
+	backend, err := newFileBackend(root)
+	if err != nil {
+		return nil, err
+	}
 	if ok, err := backend.BucketExists(bucket); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("checking bucket %q in %s: %w", bucket, path, err)
+		return nil, fmt.Errorf("checking bucket %q in %s: %w", bucket, root, err)
 	} else if !ok {
 		if err := backend.CreateBucket(bucket); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("creating bucket %q in %s: %w", bucket, path, err)
+			return nil, fmt.Errorf("creating bucket %q in %s: %w", bucket, root, err)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		db.Close()
 		return nil, fmt.Errorf("listening for the embedded object store: %w", err)
 	}
 	if log == nil {
@@ -74,7 +92,7 @@ func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
 	log = log.With("component", "object-store")
 	faker := gofakes3.New(backend, gofakes3.WithAutoBucket(false), gofakes3.WithLogger(fakeS3Log{log}))
 	l := &LocalS3{
-		db:       db,
+		lock:     lock,
 		ln:       ln,
 		endpoint: "http://" + ln.Addr().String(),
 		done:     make(chan struct{}),
@@ -91,6 +109,24 @@ func StartLocalS3(dir, bucket string, log *slog.Logger) (*LocalS3, error) {
 		}
 	}()
 	return l, nil
+}
+
+// lockDir takes an advisory lock on dir/.lock, held until the file is
+// closed (or the process exits, so a crash leaves no stale lock).
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, ".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening object store lock %s: %w", path, err)
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("opening object store %s: another plowline process uses this data directory", dir)
+		}
+		return nil, fmt.Errorf("locking object store %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // fakeS3Log sends gofakes3's errors and warnings to slog; its request
@@ -116,12 +152,12 @@ func (l *LocalS3) Client() *s3.Client {
 	return NewS3Client(l.endpoint, localRegion, localAccessKey, localSecretKey, &http.Client{Timeout: time.Minute})
 }
 
-// Close stops serving and closes the store. In-flight requests get ctx's
+// Close stops serving and releases the store. In-flight requests get ctx's
 // time to finish.
 func (l *LocalS3) Close(ctx context.Context) error {
 	err := l.srv.Shutdown(ctx)
 	<-l.done
-	if cerr := l.db.Close(); cerr != nil && err == nil {
+	if cerr := l.lock.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing object store: %w", cerr)
 	}
 	return err
@@ -142,105 +178,4 @@ func NewS3Client(endpoint, region, accessKey, secretKey string, hc *http.Client)
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-}
-
-// listingBackend lists objects without reading their contents. s3bolt's own
-// ListBucket starts at the first key of the bucket and decodes every
-// object, contents included, so each listing (the loader's start-up scan,
-// the exporter's S3 source every few seconds) would cost as much as
-// reading the whole store. This one seeks to the prefix (or marker), stops
-// after it and decodes only the listing fields.
-type listingBackend struct {
-	*s3bolt.Backend
-	db *bolt.DB
-}
-
-// listedObject holds the fields of s3bolt's stored object a listing needs;
-// the decoder skips the others (Contents, Metadata).
-type listedObject struct {
-	LastModified time.Time `bson:"lastmodified"`
-	Size         int64     `bson:"size"`
-	Hash         []byte    `bson:"hash"`
-}
-
-// ListBucket lists name's objects under prefix, one page at a time.
-func (b *listingBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
-	if prefix == nil {
-		prefix = &gofakes3.Prefix{}
-	}
-	objects := gofakes3.NewObjectList()
-	err := b.db.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket([]byte(name))
-		if bk == nil {
-			return gofakes3.BucketNotFound(name)
-		}
-		c := bk.Cursor()
-		var k, v []byte
-		switch {
-		case page.HasMarker && (!prefix.HasPrefix || page.Marker >= prefix.Prefix):
-			k, v = c.Seek([]byte(page.Marker))
-			if string(k) == page.Marker {
-				k, v = c.Next()
-			}
-		case prefix.HasPrefix:
-			k, v = c.Seek([]byte(prefix.Prefix))
-		default:
-			k, v = c.First()
-		}
-		inRange := func(key []byte) bool {
-			return !prefix.HasPrefix || strings.HasPrefix(string(key), prefix.Prefix)
-		}
-		var (
-			match           gofakes3.PrefixMatch
-			cnt             int64
-			lastMatchedPart string
-			lastKey         string
-		)
-		for ; k != nil && inRange(k); k, v = c.Next() {
-			key := string(k)
-			if !prefix.Match(key, &match) {
-				continue
-			}
-			if match.CommonPrefix {
-				if match.MatchedPart == lastMatchedPart {
-					continue
-				}
-				objects.AddPrefix(match.MatchedPart)
-				lastMatchedPart = match.MatchedPart
-			} else {
-				var o listedObject
-				if err := bson.Unmarshal(v, &o); err != nil {
-					return fmt.Errorf("object store: decoding %q: %w", key, err)
-				}
-				objects.Add(&gofakes3.Content{
-					Key:          key,
-					ETag:         gofakes3.FormatETag(o.Hash),
-					Size:         o.Size,
-					LastModified: gofakes3.NewContentTime(o.LastModified.UTC()),
-				})
-			}
-			lastKey = key
-			cnt++
-			if page.MaxKeys > 0 && cnt >= page.MaxKeys {
-				// More to come only if a later key in range makes a new entry.
-				next := lastKey
-				for nk, _ := c.Next(); nk != nil && inRange(nk); nk, _ = c.Next() {
-					var m gofakes3.PrefixMatch
-					if !prefix.Match(string(nk), &m) {
-						continue
-					}
-					if m.CommonPrefix && m.MatchedPart == lastMatchedPart {
-						next = string(nk)
-						continue
-					}
-					objects.IsTruncated = true
-					objects.NextMarker = next
-					break
-				}
-				break
-			}
-		}
-		return nil
-	})
-	return objects, err
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -129,9 +130,16 @@ func BenchmarkPipeline(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapSys)/(1<<20), "heap-sys-MiB")
-	if st, err := os.Stat(filepath.Join(dir, "s3.bolt")); err == nil {
-		b.ReportMetric(float64(st.Size())/(1<<20), "store-MiB")
-	}
+	var storeBytes int64
+	filepath.WalkDir(filepath.Join(dir, lake.ObjectStoreDir), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				storeBytes += info.Size()
+			}
+		}
+		return nil
+	})
+	b.ReportMetric(float64(storeBytes)/(1<<20), "store-MiB")
 	b.ReportMetric(float64(failed.Load()), "retried-requests")
 	// On a shared machine wall time depends on the neighbours; CPU time per
 	// event (load generator included) says what two idle cores could do.

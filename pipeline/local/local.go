@@ -37,8 +37,10 @@ import (
 	"github.com/plowline/plowline/pipeline/enrich"
 	"github.com/plowline/plowline/pipeline/fault"
 	"github.com/plowline/plowline/pipeline/lake"
+	"github.com/plowline/plowline/pipeline/micro"
 	"github.com/plowline/plowline/pipeline/pseudonymize"
 	"github.com/plowline/plowline/pipeline/stream"
+	"github.com/plowline/plowline/pipeline/windowcount"
 )
 
 // GitLab's stream names.
@@ -86,6 +88,17 @@ type Config struct {
 	Faults    []fault.Rule
 	FaultSeed uint64
 
+	// CountWindow is the window of the event-time counts served at
+	// /metrics/windows (the exporter's window; default 1m).
+	CountWindow time.Duration
+	// Micro, when set, receives the enricher's output and the collector's
+	// bad rows, and Snowplow Micro's API over it is served on the
+	// collector's listener (see pipeline/micro and docs/micro.md).
+	Micro *micro.Store
+	// MicroAllowRemoteClear serves the Micro API's clear view to clients
+	// on other machines too (by default: loopback only).
+	MicroAllowRemoteClear bool
+
 	Log *slog.Logger
 }
 
@@ -108,14 +121,22 @@ func DefaultConfig() Config {
 
 // Info says where the running pipeline's parts are.
 type Info struct {
-	CollectorURL  string
-	MetricsURL    string
-	WebAddress    string
-	DataDir       string
-	S3Endpoint    string
-	Bucket        string
-	WarehousePath string
-	KeyPath       string
+	CollectorURL string
+	MetricsURL   string
+	// WindowsURL serves every node's event-time counts per window
+	// (package windowcount), what the exporter reconciles.
+	WindowsURL string
+	// BufferInterval is the batch writers' (the exporter's settling
+	// budget follows from it).
+	BufferInterval time.Duration
+	WebAddress     string
+	DataDir        string
+	S3Endpoint     string
+	Bucket         string
+	WarehousePath  string
+	KeyPath        string
+	// MicroURL is the Micro API's base (…/micro), empty when it is off.
+	MicroURL string
 }
 
 // Pipeline is the running local pipeline.
@@ -126,6 +147,7 @@ type Pipeline struct {
 	reg  *prometheus.Registry
 	mux  *http.ServeMux
 	inj  *fault.Injector
+	win  *windowcount.Counts
 
 	s3        *lake.LocalS3
 	wh        *lake.Warehouse
@@ -191,6 +213,19 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	p.inj, err = fault.New(cfg.Faults, cfg.FaultSeed, p.reg, p.log)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.CountWindow <= 0 {
+		cfg.CountWindow = time.Minute
+	}
+	p.win = windowcount.New(cfg.CountWindow, 0)
+	p.win.Declare(CountNodes()...)
+	winReg := prometheus.NewRegistry()
+	winReg.MustRegister(p.win, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.mux.Handle("/metrics/windows", promhttp.HandlerFor(winReg, promhttp.HandlerOpts{Registry: winReg}))
+	if cfg.Micro != nil {
+		if err := cfg.Micro.Register(p.reg); err != nil {
+			return nil, err
+		}
 	}
 
 	keyPath, err := ensureKey(cfg.DataDir)
@@ -293,10 +328,18 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	// Collector.
 	cc := cfg.Collector
 	cc.Sink.Type = "memory"
-	p.coll, err = collector.New(cc, p.inj.Sink("collector>raw-good", p.rawGood), p.inj.Sink("collector>raw-bad", p.rawBad), p.reg, p.log.With("stage", "collector"))
+	var rawBad stream.Sink = p.rawBad
+	if cfg.Micro != nil {
+		rawBad = micro.TapSink{Store: cfg.Micro, Next: p.rawBad}
+	}
+	p.coll, err = collector.New(cc, p.inj.Sink("collector>raw-good", p.rawGood), p.inj.Sink("collector>raw-bad", rawBad), p.reg, p.log.With("stage", "collector"))
 	if err != nil {
 		return nil, err
 	}
+	p.coll.SetAcceptHook(func(at time.Time, events, badRows int) {
+		p.win.Add(CountCollectorGood, at, events)
+		p.win.Add(CountCollectorBad, at, badRows)
+	})
 	cln, err := net.Listen("tcp", cfg.CollectorAddress)
 	if err != nil {
 		return nil, fmt.Errorf("collector listen address %s: %w", cfg.CollectorAddress, err)
@@ -306,21 +349,31 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 		cln.Close()
 		return nil, fmt.Errorf("web listen address %s: %w", cfg.WebAddress, err)
 	}
-	p.collSrv = collector.NewServer(cfg.CollectorAddress, p.coll.Handler(), cc)
+	collHandler := p.coll.Handler()
+	if cfg.Micro != nil {
+		collHandler = micro.NewHandler(cfg.Micro, micro.HandlerOptions{Pseudonymizer: pseudo, Schemas: en.Resolver(),
+			Next: collHandler, AllowRemoteClear: cfg.MicroAllowRemoteClear, Log: p.log.With("component", "micro")})
+	}
+	p.collSrv = collector.NewServer(cfg.CollectorAddress, collHandler, cc)
 	p.mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	p.webSrv = &http.Server{Handler: p.mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { p.collectorErr <- serve(p.collSrv, cln) }()
 	go func() { p.webErr <- serve(p.webSrv, wln) }()
 
 	p.info = Info{
-		CollectorURL:  "http://" + displayAddr(cln.Addr()),
-		WebAddress:    wln.Addr().String(),
-		MetricsURL:    "http://" + displayAddr(wln.Addr()) + "/metrics",
-		DataDir:       cfg.DataDir,
-		S3Endpoint:    p.s3.Endpoint(),
-		Bucket:        cfg.Bucket,
-		WarehousePath: whPath,
-		KeyPath:       keyPath,
+		CollectorURL:   "http://" + displayAddr(cln.Addr()),
+		WebAddress:     wln.Addr().String(),
+		MetricsURL:     "http://" + displayAddr(wln.Addr()) + "/metrics",
+		WindowsURL:     "http://" + displayAddr(wln.Addr()) + "/metrics/windows",
+		BufferInterval: cfg.BufferInterval,
+		DataDir:        cfg.DataDir,
+		S3Endpoint:     p.s3.Endpoint(),
+		Bucket:         cfg.Bucket,
+		WarehousePath:  whPath,
+		KeyPath:        keyPath,
+	}
+	if cfg.Micro != nil {
+		p.info.MicroURL = p.info.CollectorURL + "/micro"
 	}
 	return p, nil
 }
@@ -418,12 +471,16 @@ func (p *Pipeline) enrichLoop(en *enrich.Enricher, good, bad stream.Sink) {
 		var g, b []stream.Record
 		for _, r := range recs {
 			out := en.Enrich(ctx, r.Data)
+			if p.cfg.Micro != nil {
+				p.cfg.Micro.AddEnriched(r.Data, out)
+			}
 			for _, line := range out.Good {
 				g = append(g, stream.Record{Data: line})
 			}
 			for _, line := range out.Bad {
 				b = append(b, stream.Record{Data: line})
 			}
+			p.countEnriched(r.Data, out.Good, out.Bad)
 		}
 		// The in-memory streams only fail once closed, which happens after
 		// every enricher worker is done; a failure here is a bug worth
