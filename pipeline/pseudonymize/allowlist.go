@@ -39,8 +39,9 @@ import (
 // Object keys are always kept (they are the structure, not the values).
 // An Allowlist is immutable once built and safe for concurrent use.
 type Allowlist struct {
-	fields [event.NumFields]bool
-	rules  []schemaRule
+	fields     [event.NumFields]bool
+	fieldCheck [event.NumFields]vocab
+	rules      []schemaRule
 }
 
 type schemaRule struct {
@@ -49,24 +50,50 @@ type schemaRule struct {
 	version              [3]int // -1 is the wildcard
 	paths                []string
 	root                 *node
+	// derived rules apply only to entities the enricher made (in
+	// derived_contexts); a tracker-sent entity of the schema is unknown.
+	derived bool
 }
 
 // node is one step of the compiled path trie.
 type node struct {
-	keep     bool             // this value and everything below it is kept
+	keep bool // this value and everything below it is kept
+	// check, with keep, keeps only a string value in this vocabulary
+	// (anything else is pseudonymized).
+	check    vocab
 	children map[string]*node // object keys
 	elem     *node            // [*]
 	// sd marks a value that is itself a self-describing JSON object
 	// ({"schema": ..., "data": ...}); its data is walked with the rules for
-	// its own schema. Only the built-in wrapper schemas set it.
-	sd bool
+	// its own schema, as allowed at position sd. Only the built-in roots and
+	// wrapper schemas set it.
+	sd position
 }
+
+// position says where a self-describing object sits, which decides the
+// schemas it may have: a TSV contexts field must hold the contexts
+// wrapper, an unstruct_event field the unstruct_event wrapper, a bad row a
+// bad-row schema; an entity anything but a wrapper; and only an entity of
+// derived_contexts (made by the enricher) gets the derived rules.
+type position uint8
+
+const (
+	posNone position = iota
+	posBadRow
+	posContexts
+	posDerivedContexts
+	posUnstruct
+	posEntity
+	posDerivedEntity
+	numPositions
+)
 
 var keepAll = &node{keep: true}
 
 type allowlistYAML struct {
 	Fields  []string            `yaml:"fields"`
 	Schemas map[string][]string `yaml:"schemas"`
+	Derived []string            `yaml:"derived"`
 }
 
 // LoadAllowlist reads an allowlist YAML file.
@@ -93,7 +120,11 @@ func ParseAllowlist(data []byte) (*Allowlist, error) {
 		return nil, fmt.Errorf("parsing allowlist YAML: %w", err)
 	}
 	a := &Allowlist{}
-	for i, name := range raw.Fields {
+	for i, entry := range raw.Fields {
+		name, check, err := a.splitVocab(entry)
+		if err != nil {
+			return nil, fmt.Errorf("fields[%d]: %q: %w", i, entry, err)
+		}
 		f, ok := event.FieldByName(name)
 		if !ok {
 			return nil, fmt.Errorf("fields[%d]: unknown atomic field %q (want one of the 131 enriched-event column names)", i, name)
@@ -102,6 +133,14 @@ func ParseAllowlist(data []byte) (*Allowlist, error) {
 			return nil, fmt.Errorf("fields[%d]: %q holds self-describing JSON; keep paths inside it under schemas: instead", i, name)
 		}
 		a.fields[f] = true
+		a.fieldCheck[f] = check
+	}
+	derived := map[string]bool{}
+	for i, p := range raw.Derived {
+		if _, ok := raw.Schemas[p]; !ok {
+			return nil, fmt.Errorf("derived[%d]: %q is not a pattern under schemas: (list it there with the paths to keep)", i, p)
+		}
+		derived[p] = true
 	}
 	patterns := make([]string, 0, len(raw.Schemas))
 	for p := range raw.Schemas {
@@ -114,8 +153,13 @@ func ParseAllowlist(data []byte) (*Allowlist, error) {
 			return nil, fmt.Errorf("schemas: key %q: %w", p, err)
 		}
 		r.root = &node{}
+		r.derived = derived[p]
 		for i, path := range raw.Schemas[p] {
-			if err := addPath(r.root, path); err != nil {
+			pth, check, err := a.splitVocab(path)
+			if err != nil {
+				return nil, fmt.Errorf("schemas: %q[%d]: %q: %w", p, i, path, err)
+			}
+			if err := addPath(r.root, pth, check); err != nil {
 				return nil, fmt.Errorf("schemas: %q[%d]: path %q: %w", p, i, path, err)
 			}
 			r.paths = append(r.paths, path)
@@ -145,7 +189,8 @@ func DefaultAllowlist() *Allowlist { return defaultOnce() }
 // a starting point for a custom one.
 func DefaultAllowlistYAML() []byte { return bytes.Clone(defaultYAML) }
 
-// KeepsField reports whether atomic field f is kept in clear.
+// KeepsField reports whether atomic field f is kept in clear (possibly
+// only for values in its vocabulary).
 func (a *Allowlist) KeepsField(f event.Field) bool {
 	return f >= 0 && f < event.NumFields && a.fields[f]
 }
@@ -211,14 +256,75 @@ func (r *schemaRule) matches(k event.SchemaKey) bool {
 	return true
 }
 
-// addPath compiles one path into the trie under root.
-func addPath(root *node, path string) error {
+// splitVocab splits "path in vocabulary" into the path and the
+// vocabulary's check (nil when there is no "in").
+func (a *Allowlist) splitVocab(entry string) (string, vocab, error) {
+	path, name, ok := strings.Cut(entry, " in ")
+	if !ok {
+		return strings.TrimSpace(entry), nil, nil
+	}
+	name = strings.TrimSpace(name)
+	if name == "known-schema" {
+		return strings.TrimSpace(path), a.knownSchema, nil
+	}
+	v, ok := vocabularies[name]
+	if !ok {
+		names := make([]string, 0, len(vocabularies)+1)
+		for n := range vocabularies {
+			names = append(names, n)
+		}
+		names = append(names, "known-schema")
+		sort.Strings(names)
+		return "", nil, fmt.Errorf("unknown vocabulary %q (want one of %s)", name, strings.Join(names, ", "))
+	}
+	return strings.TrimSpace(path), v, nil
+}
+
+// knownSchema is the known-schema vocabulary: an Iglu URI that one of the
+// allowlist's own (non-derived) patterns or a Snowplow wrapper names. A
+// URI a tracker made up ("iglu:com.acme/jane_doe/jsonschema/1-0-0") is
+// not kept in a bad row that quotes it.
+func (a *Allowlist) knownSchema(s string) bool {
+	k, err := event.ParseSchemaKey(s)
+	if err != nil {
+		return false
+	}
+	if k.Vendor == "com.snowplowanalytics.snowplow" && k.Format == "jsonschema" &&
+		(k.Name == "contexts" || k.Name == "unstruct_event" || k.Name == "payload_data") {
+		return true
+	}
+	for i := range a.rules {
+		if !a.rules[i].derived && a.rules[i].matches(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// keepWith marks n kept, with check (nil: unconditionally). Kept by two
+// paths, a value is kept when either would keep it.
+func keepWith(n *node, check vocab) {
+	switch {
+	case !n.keep:
+		n.keep, n.check = true, check
+	case n.check == nil:
+	case check == nil:
+		n.check = nil
+	default:
+		a, b := n.check, check
+		n.check = func(s string) bool { return a(s) || b(s) }
+	}
+}
+
+// addPath compiles one path into the trie under root; check (may be nil)
+// restricts what is kept at its end.
+func addPath(root *node, path string, check vocab) error {
 	p := strings.TrimSpace(path)
 	if p == "" {
 		return errors.New("empty path (use $ for the whole data)")
 	}
 	if p == "$" {
-		root.keep = true
+		keepWith(root, check)
 		return nil
 	}
 	if rest, ok := strings.CutPrefix(p, "$."); ok {
@@ -260,14 +366,14 @@ func addPath(root *node, path string) error {
 			n = n.elem
 		}
 	}
-	n.keep = true
+	keepWith(n, check)
 	return nil
 }
 
 // merge adds everything src keeps into dst.
 func merge(dst, src *node) {
 	if src.keep {
-		dst.keep = true
+		keepWith(dst, src.check)
 	}
 	for k, c := range src.children {
 		if dst.children == nil {
@@ -292,29 +398,53 @@ func merge(dst, src *node) {
 // wrapper is an array of self-describing entities, that of an
 // unstruct_event wrapper one self-describing event.
 var (
-	contextsData = &node{elem: &node{sd: true}}
-	unstructData = &node{sd: true}
+	contextsData        = &node{elem: &node{sd: posEntity}}
+	derivedContextsData = &node{elem: &node{sd: posDerivedEntity}}
+	unstructData        = &node{sd: posEntity}
 )
 
-// resolve returns the trie for data described by schema (nil: pseudonymize
-// everything) and whether schema is a valid Iglu URI (only then is the
-// schema string itself kept in clear).
-func (a *Allowlist) resolve(schema string) (*node, bool) {
+// resolve returns the trie for data described by schema at position pos
+// (nil: pseudonymize everything) and whether the schema string itself is
+// kept in clear (a valid Iglu URI allowed at pos).
+func (a *Allowlist) resolve(schema string, pos position) (*node, bool) {
 	k, err := event.ParseSchemaKey(schema)
 	if err != nil {
 		return nil, false
 	}
-	if k.Vendor == "com.snowplowanalytics.snowplow" && k.Format == "jsonschema" {
-		switch k.Name {
-		case "contexts":
-			return contextsData, true
-		case "unstruct_event":
-			return unstructData, true
+	wrapper := ""
+	if k.Vendor == "com.snowplowanalytics.snowplow" && k.Format == "jsonschema" && (k.Name == "contexts" || k.Name == "unstruct_event") {
+		wrapper = k.Name
+	}
+	switch pos {
+	case posContexts, posDerivedContexts:
+		if wrapper != "contexts" {
+			return nil, false
 		}
+		if pos == posDerivedContexts {
+			return derivedContextsData, true
+		}
+		return contextsData, true
+	case posUnstruct:
+		if wrapper != "unstruct_event" {
+			return nil, false
+		}
+		return unstructData, true
+	case posBadRow:
+		if k.Vendor != "com.snowplowanalytics.snowplow.badrows" {
+			return nil, false
+		}
+	}
+	if wrapper != "" {
+		// A wrapper nested inside an entity: the enricher validates only
+		// the top-level wrapper's entities, so nothing below is trusted.
+		return nil, true
 	}
 	var out *node
 	n := 0
 	for i := range a.rules {
+		if a.rules[i].derived && pos != posDerivedEntity {
+			continue
+		}
 		if a.rules[i].matches(k) {
 			if n == 0 {
 				out = a.rules[i].root
@@ -329,7 +459,7 @@ func (a *Allowlist) resolve(schema string) (*node, bool) {
 			n++
 		}
 	}
-	if out != nil && out.keep {
+	if out != nil && out.keep && out.check == nil {
 		out = keepAll
 	}
 	return out, true

@@ -98,19 +98,20 @@ schemas:
 	}
 	got := ctx("iglu:com.acme/thing/jsonschema/1-0-3",
 		`{"a":{"b":"keep","c":"hide"},"list":[{"name":"n1","id":"i1"}],"matrix":[[1,2],[3]],"whole":{"x":[1,{"y":"z"}]},"extra_in_1_0":"k2","other":true}`)
-	want := `{"a":{"b":"keep","c":"` + h("hide") + `"},"list":[{"name":"n1","id":"` + h("i1") + `"}],"matrix":[[1,2],[3]],"whole":{"x":[1,{"y":"z"}]},"extra_in_1_0":"k2","other":"` + h("true") + `"}`
+	// Keys the allowlist does not name are pseudonymized like values.
+	want := `{"a":{"b":"keep","` + h("c") + `":"` + h("hide") + `"},"list":[{"name":"n1","` + h("id") + `":"` + h("i1") + `"}],"matrix":[[1,2],[3]],"whole":{"x":[1,{"y":"z"}]},"extra_in_1_0":"k2","` + h("other") + `":"` + h("true") + `"}`
 	if got != want {
 		t.Errorf("1-0-3:\n got %s\nwant %s", got, want)
 	}
 	// 1-1-0 matches only the 1-*-* rule.
-	if got := ctx("iglu:com.acme/thing/jsonschema/1-1-0", `{"extra_in_1_0":"k2","a":{"b":"keep"}}`); got != `{"extra_in_1_0":"`+h("k2")+`","a":{"b":"keep"}}` {
+	if got := ctx("iglu:com.acme/thing/jsonschema/1-1-0", `{"extra_in_1_0":"k2","a":{"b":"keep"}}`); got != `{"`+h("extra_in_1_0")+`":"`+h("k2")+`","a":{"b":"keep"}}` {
 		t.Errorf("1-1-0: %s", got)
 	}
 	if got := ctx("iglu:com.acme/all/jsonschema/3-2-1", `{"any":["thing",1]}`); got != `{"any":["thing",1]}` {
 		t.Errorf("$: %s", got)
 	}
 	// A different vendor gets nothing kept.
-	if got := ctx("iglu:com.other/thing/jsonschema/1-0-0", `{"a":{"b":"keep"}}`); got != `{"a":{"b":"`+h("keep")+`"}}` {
+	if got := ctx("iglu:com.other/thing/jsonschema/1-0-0", `{"a":{"b":"keep"}}`); got != `{"`+h("a")+`":{"`+h("b")+`":"`+h("keep")+`"}}` {
 		t.Errorf("other vendor: %s", got)
 	}
 }

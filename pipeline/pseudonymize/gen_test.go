@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/plowline/plowline/pipeline/event"
 )
@@ -142,17 +143,26 @@ func (g *gen) enrichedEvent() {
 		default:
 			v = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(g.str(4, 30))
 		}
+		if a.KeepsField(f) && a.fieldCheck[f] != nil && g.r.IntN(2) == 0 {
+			// A value of the field's vocabulary: kept.
+			v = vocabSamples[f.Name()]
+		}
 		switch {
-		case a.KeepsField(f):
+		case a.KeepsField(f) && (a.fieldCheck[f] == nil || a.fieldCheck[f](v)):
 			g.keep(v)
 		case f.Kind() != event.KindBool:
 			g.g.secrets = append(g.g.secrets, v)
 		}
 		e[f] = v
 	}
-	e[event.EventID] = g.keep(fmt.Sprintf("%08x-0000-4000-8000-%012x", g.r.Uint32(), g.r.Uint64()&0xffffffffffff))
+	if g.r.IntN(4) == 0 {
+		e[event.EventID] = g.secret() // not a UUID: pseudonymized
+	} else {
+		e[event.EventID] = g.keep(fmt.Sprintf("%08x-0000-4000-8000-%012x", g.r.Uint32(), g.r.Uint64()&0xffffffffffff))
+	}
 	e[event.AppID] = g.keep("app-" + g.str(4, 8))
 	e[event.CollectorTstamp] = g.keep(g.timestamp().Format(event.TimestampLayout))
+	keptBefore := len(g.g.kept)
 	entities := []any{g.gitlabStandard(),
 		g.sd("iglu:org.schema/WebPage/jsonschema/1-0-0", map[string]any{"genre": g.keep("blog-" + g.str(4, 8)), "author": g.secret(), "keywords": []any{g.secret(), g.secret()}}),
 		g.sd("iglu:com.acme/unknown/jsonschema/1-0-0", map[string]any{"email": g.secret(), "list": []any{g.secret(), g.secretNumber(), nil, ""}}),
@@ -161,11 +171,76 @@ func (g *gen) enrichedEvent() {
 	if g.r.IntN(2) == 0 {
 		entities = append(entities, g.sd("iglu:org.w3/PerformanceTiming/jsonschema/1-0-0", map[string]any{"navigationStart": g.r.IntN(1e9)}))
 	}
-	e[event.Contexts] = string(marshal(g.sd("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0", entities)))
-	e[event.DerivedContexts] = string(marshal(g.sd("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1", []any{g.gitlabStandard()})))
+	// Tracker-sent copies of derived and wrapper schemas, secret keys.
+	entities = append(entities,
+		g.sd("iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0", map[string]any{"useragentFamily": g.secret(), "deviceFamily": g.secret()}),
+		g.sd("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0", []any{g.sd("iglu:org.w3/PerformanceTiming/jsonschema/1-0-0", map[string]any{"navigationStart": g.secret()})}),
+		g.sd("iglu:com.acme/unknown/jsonschema/1-0-0", map[string]any{g.secret(): g.secret(), "nested": []any{[]any{map[string]any{g.secret(): []any{g.secret()}}}}}),
+	)
+	items := make([]string, 0, len(entities)+5)
+	for _, it := range entities {
+		items = append(items, string(marshal(it)))
+	}
+	// Raw JSON no encoder writes: repeated keys and \u escapes.
+	items = append(items, g.duplicates()...)
+	e[event.Contexts] = `{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[` + strings.Join(items, ",") + `]}`
+	if g.r.IntN(4) == 0 {
+		g.g.kept = g.g.kept[:keptBefore]
+		// Not a contexts wrapper at the top: an allowlisted entity instead.
+		e[event.Contexts] = string(marshal(g.sd("iglu:org.w3/PerformanceTiming/jsonschema/1-0-0", map[string]any{"navigationStart": g.secret()})))
+	}
+	e[event.DerivedContexts] = string(marshal(g.sd("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1", []any{g.gitlabStandard(),
+		g.sd("iglu:com.snowplowanalytics.snowplow/ua_parser_context/jsonschema/1-0-0", map[string]any{
+			"useragentFamily": g.keep("Chrome Mobile"), "useragentMajor": g.keep("1203"), "useragentMinor": nil, "useragentVersion": g.keep("Chrome Mobile 1203"),
+			"osFamily": g.keep("Android"), "osVersion": g.also("Android " + g.secret()), "deviceFamily": g.also("S20-" + g.secret())})})))
 	e[event.UnstructEvent] = string(marshal(g.sd("iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0",
 		g.sd("iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1", map[string]any{"targetUrl": "https://gitlab.example/" + g.secret(), "elementId": g.keep("id-" + g.str(4, 8))}))))
 	g.g.line = e.AppendTSV(nil)
+}
+
+// vocabSamples are values in the vocabulary of each default-allowlisted
+// field that has one.
+var vocabSamples = map[string]string{
+	"event_id": "c6ef3124-b53a-4b13-a233-0088f79dcbcb", "tr_currency": "EUR", "ti_currency": "USD", "base_currency": "GBP",
+	"br_name": "Chrome 120.0", "br_family": "Firefox", "br_version": "121.0.1", "br_type": "Browser (mobile)",
+	"br_renderengine": "WEBKIT", "br_lang": "en-US", "br_colordepth": "24", "os_name": "Windows 10", "os_family": "Mac OS X",
+	"os_manufacturer": "Apple Inc.", "dvce_type": "Computer",
+}
+
+// escapeSome writes s as a JSON string body with '@', 'e' and non-ASCII
+// written as \u escapes: a reader must decode before comparing.
+func escapeSome(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '@' || r == 'e' || r > 0x7e || r < 0x20 || r == '"' || r == '\\':
+			if r > 0xffff {
+				for _, u := range utf16.Encode([]rune{r}) {
+					fmt.Fprintf(&b, "\\u%04x", u)
+				}
+				continue
+			}
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// duplicates returns entities with repeated keys (the issue's attacks):
+// an allowlisted schema first and the real one last, a repeated kept
+// property, a repeated key spelt with escapes, a repeat deep inside a
+// kept subtree.
+func (g *gen) duplicates() []string {
+	q := func(s string) string { return `"` + escapeSome(s) + `"` }
+	return []string{
+		`{"schema":"iglu:org.w3/PerformanceTiming/jsonschema/1-0-0","data":{"m":` + q(g.secret()) + `},"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-0-9","data":{"environment":"production"}}`,
+		`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-0-9","data":{"environment":{"e":` + q(g.secret()) + `},"environment":"production","plan":` + q(g.secret()) + `}}`,
+		`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-0-9","data":{"realm":"saas","r\u0065alm":` + q(g.secret()) + `}}`,
+		`{"schema":"iglu:org.w3/PerformanceTiming/jsonschema/1-0-0","data":{"a":{"b":[{"c":1,"c":` + q(g.secret()) + `}]}}}`,
+		`{"schema":"iglu:com.acme/unknown/jsonschema/1-0-0","data":{` + q(g.secret()) + `:1,` + q(g.secret()) + `:[[` + q(g.secret()) + `]]}}`,
+	}
 }
 
 // rawRequest builds the collector payload part of a raw bad row: query
@@ -179,11 +254,12 @@ func (g *gen) rawRequest(qsKey string) map[string]any {
 		"version": "tp2",
 		qsKey: []any{
 			map[string]any{"name": "e", "value": "pv"},
+			map[string]any{"name": g.secret(), "value": g.secret()},
 			map[string]any{"name": "uid", "value": uid},
 			map[string]any{"name": "url", "value": url},
 			map[string]any{"name": "ue_px", "value": g.also(base64.URLEncoding.EncodeToString([]byte(g.secret())))},
 		},
-		"contentType":   "application/json",
+		"contentType":   []string{"application/json", g.also("application/json; boundary=" + g.secret())}[g.r.IntN(2)],
 		"body":          body,
 		"collector":     "plowline-collector",
 		"encoding":      "UTF-8",
@@ -226,15 +302,23 @@ func (g *gen) badRow() {
 		row = g.sd(v+"tracker_protocol_violations/jsonschema/1-0-0", map[string]any{
 			"processor": g.processor(),
 			"failure": failure(map[string]any{"vendor": "com.snowplowanalytics.snowplow", "version": "tp2",
-				"messages": []any{map[string]any{"field": g.keep("page_url"), "value": g.secret(), "expectation": g.keep("a valid URI")}}}),
+				"messages": []any{map[string]any{"field": g.keep("page_url"), "value": g.secret(), "expectation": g.keep("a valid URI")},
+					map[string]any{"field": "querystring", "value": nil, "expectation": "a well-formed URL query string: invalid URL escape \"" + g.secret() + "\""},
+					map[string]any{"schemaKey": "iglu:com.acme/" + g.igluName() + "/jsonschema/1-0-0", "error": map[string]any{"error": g.keep("ValidationError"),
+						"dataReports": []any{map[string]any{"message": g.secret(), "path": "$." + g.secret(), "keyword": g.keep("required"), "targets": []any{g.secret()}}}}}}}),
 			"payload": g.rawRequest("querystring"),
 		})
 	case 1:
 		row = g.sd(v+"adapter_failures/jsonschema/1-0-0", map[string]any{
 			"processor": g.processor(),
-			"failure": failure(map[string]any{"vendor": "com.acme", "version": "v1",
-				"messages": []any{map[string]any{"field": "body", "value": g.secret(), "error": g.secret()}}}),
-			"payload": g.rawRequest("querystring"),
+			"failure": failure(map[string]any{"vendor": g.also("com.acme." + g.igluName()), "version": g.also("v" + g.igluName()),
+				"messages": []any{map[string]any{"field": "body", "value": g.secret(), "error": g.secret()},
+					map[string]any{"field": "path", "value": g.secret(), "expectation": "a Snowplow tracker protocol path; vendor " + g.secret() + " has no adapter"}}}),
+			"payload": func() map[string]any {
+				m := g.rawRequest("querystring")
+				m["vendor"], m["version"] = g.also("com.acme."+g.igluName()), g.also("v"+g.igluName())
+				return m
+			}(),
 		})
 	case 2:
 		row = g.sd(v+"size_violation/jsonschema/1-0-0", map[string]any{
@@ -245,8 +329,12 @@ func (g *gen) badRow() {
 	case 3:
 		row = g.sd(v+"schema_violations/jsonschema/2-0-0", map[string]any{
 			"processor": g.processor(),
-			"failure": failure(map[string]any{"messages": []any{map[string]any{"schemaKey": g.keep("iglu:com.acme/x/jsonschema/1-0-0"),
-				"error": map[string]any{"error": "ValidationError", "dataReports": []any{map[string]any{"message": g.secret(), "path": g.keep("$.email"), "keyword": "format", "targets": []any{g.secret()}}}}}}}),
+			"failure": failure(map[string]any{"messages": []any{map[string]any{"schemaKey": "iglu:com.acme/" + g.igluName() + "/jsonschema/1-0-0",
+				"error": map[string]any{"error": "ValidationError", "dataReports": []any{map[string]any{"message": g.secret(), "path": "$." + g.secret(), "keyword": "format", "targets": []any{g.secret()}}}}},
+				map[string]any{"schemaKey": g.keep("iglu:com.gitlab/gitlab_standard/jsonschema/1-0-9"), "error": map[string]any{"error": "ResolutionError",
+					"lookupHistory": []any{map[string]any{"repository": "Iglu Central", "errors": []any{map[string]any{"error": "NotFound"}}, "attempts": 1, "lastAttempt": "2026-01-01T00:00:00.000Z"}}}},
+				map[string]any{"field": "co", "value": g.secret(), "error": `duplicate object key "` + g.secret() + `"`},
+				map[string]any{"json": map[string]any{g.secret(): g.secret()}, "error": g.keep("INVALID_SCHEMA")}}}),
 			"payload": map[string]any{
 				"raw": func() map[string]any {
 					m := g.rawRequest("parameters")
@@ -255,7 +343,8 @@ func (g *gen) badRow() {
 					delete(m, "networkUserId")
 					return m
 				}(),
-				"enriched": map[string]any{"app_id": g.keep("app-" + g.str(4, 8)), "event_id": g.keep(fmt.Sprintf("%016x", g.r.Uint64())),
+				"enriched": map[string]any{"app_id": g.keep("app-" + g.str(4, 8)), "event_id": g.keep(fmt.Sprintf("%08x-0000-4000-8000-%012x", g.r.Uint32(), g.r.Uint64()&0xffffffffffff)),
+					"event_vendor": g.also("com.acme." + g.igluName()), "event_name": g.also(g.igluName()),
 					"user_id": g.secret(), "page_url": g.secret(), "contexts": g.opaque(func() string { return string(marshal(g.gitlabStandard())) }), "domain_sessionidx": g.secretNumber()},
 			},
 		})
@@ -267,6 +356,20 @@ func (g *gen) badRow() {
 		})
 	}
 	g.g.line = marshal(row)
+}
+
+// igluName returns a secret made of the characters an Iglu URI allows, so
+// a made-up schema URI stays syntactically valid.
+func (g *gen) igluName() string {
+	const chars = "abcdefghijklmnopqrstuvwxyz_"
+	var b strings.Builder
+	b.WriteString("who_")
+	for i := 0; i < 8+g.r.IntN(8); i++ {
+		b.WriteByte(chars[g.r.IntN(len(chars))])
+	}
+	s := b.String()
+	g.g.secrets = append(g.g.secrets, s)
+	return s
 }
 
 func generate(r *rand.Rand) generated {

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/plowline/plowline/pipeline/event"
@@ -48,7 +50,7 @@ func New(a *Allowlist, key []byte) (*Pseudonymizer, error) {
 	p := &Pseudonymizer{allow: a, idle: make(chan *worker, procs)}
 	var created atomic.Int64
 	p.newWork = func() *worker {
-		w := &worker{p: p, mac: hmac.New(sha256.New, k), cache: map[string]schemaEntry{}}
+		w := &worker{p: p, mac: hmac.New(sha256.New, k)}
 		// Only workers that can be kept idle get a pseudonym cache; the
 		// extra ones of a burst of callers would throw theirs away.
 		if created.Add(1) <= int64(procs) {
@@ -134,8 +136,14 @@ func trimNewline(b []byte) []byte {
 	return b
 }
 
-// sdRoot marks the top of a document as self-describing.
-var sdRoot = &node{sd: true}
+// The roots of the documents walked: each is self-describing, with the
+// schemas its position allows.
+var (
+	badRowRoot          = &node{sd: posBadRow}
+	contextsRoot        = &node{sd: posContexts}
+	derivedContextsRoot = &node{sd: posDerivedContexts}
+	unstructRoot        = &node{sd: posUnstruct}
+)
 
 type schemaEntry struct {
 	n     *node
@@ -151,8 +159,12 @@ type worker struct {
 	mac                         hash.Hash
 	sum                         [sha256.Size]byte
 	scratch, kscratch, sscratch []byte
-	cache                       map[string]schemaEntry
-	memo                        *memo
+	// keys holds the keys of the objects being checked for repeats.
+	keys [][]byte
+	// inBadRow: the document is a bad row (its structural keys are kept).
+	inBadRow bool
+	cache    [numPositions]map[string]schemaEntry
+	memo     *memo
 }
 
 func (w *worker) hmacHex(dst, v []byte) []byte {
@@ -171,13 +183,18 @@ func (w *worker) compute(dst, v []byte) []byte {
 	return hex.AppendEncode(dst, w.mac.Sum(w.sum[:0]))
 }
 
-func (w *worker) schema(s []byte) (*node, bool) {
-	if e, ok := w.cache[string(s)]; ok {
+func (w *worker) schema(s []byte, pos position) (*node, bool) {
+	c := w.cache[pos]
+	if e, ok := c[string(s)]; ok {
 		return e.n, e.valid
 	}
-	n, valid := w.p.allow.resolve(string(s))
-	if len(w.cache) < maxCachedSchemas {
-		w.cache[string(s)] = schemaEntry{n, valid}
+	n, valid := w.p.allow.resolve(string(s), pos)
+	if c == nil {
+		c = map[string]schemaEntry{}
+		w.cache[pos] = c
+	}
+	if len(c) < maxCachedSchemas {
+		c[string(s)] = schemaEntry{n, valid}
 	}
 	return n, valid
 }
@@ -213,20 +230,32 @@ func (w *worker) tsv(dst, line []byte) ([]byte, error) {
 		v := line[start:end]
 		if len(v) > 0 {
 			f := event.Field(i)
-			switch kind := f.Kind(); {
-			case kind == event.KindContexts || kind == event.KindUnstruct:
+			switch kind := f.Kind(); kind {
+			case event.KindContexts, event.KindUnstruct:
+				root := unstructRoot
+				if f == event.Contexts {
+					root = contextsRoot
+				} else if f == event.DerivedContexts {
+					root = derivedContextsRoot
+				}
 				var err error
-				dst, err = w.document(dst, v)
+				dst, err = w.document(dst, v, root)
 				if err != nil {
 					return dst, &event.FieldError{Field: f, Offset: start, Reason: err.Error()}
 				}
-			case a.fields[i]:
-				if kind == event.KindTimestamp && !event.ValidTimestamp(string(v)) {
-					return dst, &event.FieldError{Field: f, Offset: start, Reason: "not a timestamp (want yyyy-MM-dd HH:mm:ss.SSS, UTC)"}
+			case event.KindInt, event.KindFloat, event.KindBool, event.KindTimestamp:
+				// A typed column never holds a pseudonym (readers parse
+				// it as a number, boolean or time): kept when allowlisted
+				// and well-typed, else cleared.
+				if a.fields[i] && validTyped(kind, v) && (a.fieldCheck[i] == nil || a.fieldCheck[i](unsafeString(v))) {
+					dst = append(dst, v...)
 				}
-				dst = append(dst, v...)
 			default:
-				dst = w.hmacHex(dst, v)
+				if a.fields[i] && (a.fieldCheck[i] == nil || a.fieldCheck[i](unsafeString(v))) {
+					dst = append(dst, v...)
+				} else {
+					dst = w.hmacHex(dst, v)
+				}
 			}
 		}
 		start = end + 1
@@ -236,15 +265,75 @@ func (w *worker) tsv(dst, line []byte) ([]byte, error) {
 
 // badRow pseudonymizes a bad row: a self-describing JSON document.
 func (w *worker) badRow(dst, line []byte) ([]byte, error) {
-	return w.document(dst, line)
+	w.inBadRow = true
+	defer func() { w.inBadRow = false }()
+	return w.document(dst, line, badRowRoot)
+}
+
+// validTyped reports whether v is what the analytics SDKs parse for a
+// typed column: a decimal integer, a finite decimal number, 0/1, or an
+// enriched timestamp.
+func validTyped(kind event.Kind, v []byte) bool {
+	switch kind {
+	case event.KindInt:
+		_, err := strconv.ParseInt(unsafeString(v), 10, 64)
+		return err == nil
+	case event.KindFloat:
+		if !isDecimal(v) {
+			return false
+		}
+		x, err := strconv.ParseFloat(unsafeString(v), 64)
+		return err == nil && !math.IsInf(x, 0)
+	case event.KindBool:
+		return len(v) == 1 && (v[0] == '0' || v[0] == '1')
+	case event.KindTimestamp:
+		return event.ValidTimestamp(unsafeString(v))
+	}
+	return false
+}
+
+// isDecimal: -?digits(.digits)?([eE][+-]?digits)? — a decimal number
+// with leading zeros allowed (no hex, Inf, NaN or underscores, which
+// strconv.ParseFloat would also take).
+func isDecimal(v []byte) bool {
+	i := 0
+	digits := func() bool {
+		d := i
+		for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+			i++
+		}
+		return i > d
+	}
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	if !digits() {
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(v)
 }
 
 // document walks one self-describing JSON document (a TSV JSON field or a
-// bad row) and rejects anything after it.
-func (w *worker) document(dst, src []byte) ([]byte, error) {
+// bad row) from root and rejects anything after it.
+func (w *worker) document(dst, src []byte, root *node) ([]byte, error) {
 	i := skipWS(src, 0)
 	var err error
-	dst, i, err = w.value(dst, src, i, sdRoot, 0)
+	dst, i, err = w.value(dst, src, i, root, 0)
 	if err != nil {
 		return dst, err
 	}

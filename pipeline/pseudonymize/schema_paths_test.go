@@ -45,6 +45,7 @@ func TestDefaultBadRowPathsExistInSchemas(t *testing.T) {
 			t.Fatalf("%s matches no schema in Iglu Central", r.pattern)
 		}
 		for _, p := range r.paths {
+			p, _, _ = strings.Cut(p, " in ")
 			found := false
 			for _, s := range schemas {
 				found = found || schemaHasPath(s, strings.Split(strings.ReplaceAll(p, "[*]", ".[*]"), "."))
@@ -88,4 +89,51 @@ func schemaHasPath(s map[string]any, segs []string) bool {
 		return true
 	}
 	return false
+}
+
+// TestBadRowKeysCoverSchemas keeps the bad rows' structural keys in step
+// with Iglu Central: every property name of the bad-row schemas plowline
+// writes is kept (else a pseudonymized key would break the row's schema).
+func TestBadRowKeysCoverSchemas(t *testing.T) {
+	root := filepath.Join(testkit.SharedDir(t), "iglu-central", "schemas", "com.snowplowanalytics.snowplow.badrows")
+	var walk func(v any)
+	missing := map[string]bool{}
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if props, ok := x["properties"].(map[string]any); ok {
+				for k, sub := range props {
+					if !badRowKeys[k] {
+						missing[k] = true
+					}
+					walk(sub)
+				}
+			}
+			for k, sub := range x {
+				if k != "properties" {
+					walk(sub)
+				}
+			}
+		case []any:
+			for _, sub := range x {
+				walk(sub)
+			}
+		}
+	}
+	for _, uri := range []string{"size_violation/jsonschema/1-0-0", "collector_payload_format_violation/jsonschema/1-0-0",
+		"tracker_protocol_violations/jsonschema/1-0-0", "adapter_failures/jsonschema/1-0-0", "schema_violations/jsonschema/2-0-0",
+		"enrichment_failures/jsonschema/2-0-0", "generic_error/jsonschema/1-0-0"} {
+		b, err := os.ReadFile(filepath.Join(root, uri))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s any
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		walk(s)
+	}
+	if len(missing) > 0 {
+		t.Errorf("bad-row property names not in badRowKeys: %v", missing)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // maxDepth bounds JSON nesting so hostile input cannot exhaust the stack.
@@ -37,11 +38,36 @@ func (w *worker) value(dst, src []byte, i int, n *node, depth int) ([]byte, int,
 		return dst, i, jsonErr(i, "unexpected end of input")
 	}
 	if n != nil && n.keep {
-		end, err := skipValue(src, i, depth)
-		if err != nil {
-			return dst, i, err
+		if n.check != nil {
+			// Kept only as a string of the vocabulary.
+			if src[i] == '"' {
+				end, esc, err := scanString(src, i)
+				if err != nil {
+					return dst, i, err
+				}
+				raw := src[i+1 : end-1]
+				if esc {
+					w.scratch = unescape(w.scratch[:0], raw)
+					raw = w.scratch
+				}
+				if n.check(unsafeString(raw)) {
+					return append(dst, src[i:end]...), end, nil
+				}
+			}
+			// A string outside the vocabulary is pseudonymized below; an
+			// object or array is walked with the paths under this one
+			// (the vocabulary is for strings only).
+		} else {
+			end, dup, err := w.skipChecked(src, i, depth)
+			if err != nil {
+				return dst, i, err
+			}
+			if !dup {
+				return append(dst, src[i:end]...), end, nil
+			}
+			// A repeated key below: nothing of it is trusted.
+			n = nil
 		}
-		return append(dst, src[i:end]...), end, nil
 	}
 	switch c := src[i]; {
 	case c == '{':
@@ -106,7 +132,19 @@ func (w *worker) object(dst, src []byte, i int, n *node, depth int) ([]byte, int
 	if depth > maxDepth {
 		return dst, i, errDepth
 	}
-	sd := n != nil && n.sd
+	if n != nil {
+		// Something below may be kept: an object that repeats a key is
+		// not allowlisted at all (a reader taking the other copy of the
+		// key would see a value never checked).
+		dup, err := w.repeatsKey(src, i, depth)
+		if err != nil {
+			return dst, i, err
+		}
+		if dup {
+			n = nil
+		}
+	}
+	sd := n != nil && n.sd != posNone
 	var schemaNode, dataNode *node
 	if sd {
 		s, ok, err := w.findSchema(src, i, depth)
@@ -115,7 +153,7 @@ func (w *worker) object(dst, src []byte, i int, n *node, depth int) ([]byte, int
 		}
 		if ok {
 			var valid bool
-			dataNode, valid = w.schema(s)
+			dataNode, valid = w.schema(s, n.sd)
 			if valid {
 				schemaNode = keepAll
 			}
@@ -134,22 +172,36 @@ func (w *worker) object(dst, src []byte, i int, n *node, depth int) ([]byte, int
 		if err != nil {
 			return dst, i, err
 		}
-		dst = append(dst, src[i:end]...)
+		key := src[i+1 : end-1]
+		if esc {
+			w.kscratch = unescape(w.kscratch[:0], key)
+			key = w.kscratch
+		}
+		// Keys are kept where the allowlist names them (and a bad row's
+		// structural keys); any other key is data a tracker chose and is
+		// pseudonymized like a value.
 		var child *node
-		if sd || (n != nil && n.children != nil) {
-			key := src[i+1 : end-1]
-			if esc {
-				w.kscratch = unescape(w.kscratch[:0], key)
-				key = w.kscratch
+		keepKey := false
+		switch {
+		case sd:
+			switch string(key) {
+			case "schema":
+				child, keepKey = schemaNode, true
+			case "data":
+				child, keepKey = dataNode, true
 			}
-			switch {
-			case !sd:
-				child = n.children[string(key)]
-			case string(key) == "schema":
-				child = schemaNode
-			case string(key) == "data":
-				child = dataNode
-			}
+		case n != nil && n.children != nil:
+			child, keepKey = n.children[string(key)]
+		}
+		if !keepKey && w.inBadRow && badRowKeys[string(key)] {
+			keepKey = true
+		}
+		if keepKey || len(key) == 0 {
+			dst = append(dst, src[i:end]...)
+		} else {
+			dst = append(dst, '"')
+			dst = w.hmacHex(dst, key)
+			dst = append(dst, '"')
 		}
 		i = skipWS(src, end)
 		if i >= len(src) || src[i] != ':' {
@@ -270,6 +322,125 @@ func (w *worker) findSchema(src []byte, i, depth int) ([]byte, bool, error) {
 	}
 	// Malformed objects are reported by the walk itself.
 	return nil, false, nil
+}
+
+// unsafeString views b as a string without copying, for a vocabulary
+// check that does not keep it (b changes afterwards).
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// repeatsKey reports whether the object at src[i] names a key twice
+// (compared after unescaping), looking at its own members only.
+func (w *worker) repeatsKey(src []byte, i, depth int) (bool, error) {
+	base := len(w.keys)
+	defer func() { clear(w.keys[base:]); w.keys = w.keys[:base] }()
+	j := skipWS(src, i+1)
+	if j < len(src) && src[j] == '}' {
+		return false, nil
+	}
+	for j < len(src) && src[j] == '"' {
+		end, esc, err := scanString(src, j)
+		if err != nil {
+			return false, err
+		}
+		if w.addKey(base, src[j+1:end-1], esc) {
+			return true, nil
+		}
+		j = skipWS(src, end)
+		if j >= len(src) || src[j] != ':' {
+			return false, jsonErr(j, "expected ':' after an object key")
+		}
+		if j, err = skipValue(src, skipWS(src, j+1), depth); err != nil {
+			return false, err
+		}
+		j = skipWS(src, j)
+		if j < len(src) && src[j] == ',' {
+			j = skipWS(src, j+1)
+			continue
+		}
+		break
+	}
+	// Malformed objects are reported by the walk itself.
+	return false, nil
+}
+
+// addKey records key (raw, escaped if esc) among the keys of the object
+// whose keys start at w.keys[base] and reports whether it was there.
+func (w *worker) addKey(base int, key []byte, esc bool) bool {
+	if esc {
+		key = unescape(nil, key)
+	}
+	seen := w.keys[base:]
+	for _, k := range seen {
+		if bytes.Equal(k, key) {
+			return true
+		}
+	}
+	w.keys = append(w.keys, key)
+	return false
+}
+
+// skipChecked is skipValue that also reports whether any object in the
+// value repeats a key (a kept subtree is copied as it is, so it must not
+// hide two values under one key).
+func (w *worker) skipChecked(src []byte, i, depth int) (int, bool, error) {
+	if i >= len(src) || (src[i] != '{' && src[i] != '[') {
+		end, err := skipValue(src, i, depth)
+		return end, false, err
+	}
+	depth++
+	if depth > maxDepth {
+		return i, false, errDepth
+	}
+	obj := src[i] == '{'
+	closer := byte(']')
+	if obj {
+		closer = '}'
+	}
+	base := len(w.keys)
+	defer func() { clear(w.keys[base:]); w.keys = w.keys[:base] }()
+	dup := false
+	i = skipWS(src, i+1)
+	if i < len(src) && src[i] == closer {
+		return i + 1, false, nil
+	}
+	for {
+		if obj {
+			if i >= len(src) || src[i] != '"' {
+				return i, dup, jsonErr(i, "expected an object key")
+			}
+			end, esc, err := scanString(src, i)
+			if err != nil {
+				return i, dup, err
+			}
+			if w.addKey(base, src[i+1:end-1], esc) {
+				dup = true
+			}
+			i = skipWS(src, end)
+			if i >= len(src) || src[i] != ':' {
+				return i, dup, jsonErr(i, "expected ':' after an object key")
+			}
+			i = skipWS(src, i+1)
+		}
+		end, d, err := w.skipChecked(src, i, depth)
+		if err != nil {
+			return end, dup, err
+		}
+		dup = dup || d
+		i = skipWS(src, end)
+		if i < len(src) && src[i] == ',' {
+			i = skipWS(src, i+1)
+			continue
+		}
+		if i < len(src) && src[i] == closer {
+			return i + 1, dup, nil
+		}
+		return i, dup, jsonErr(i, "expected ',' or a closing bracket")
+	}
 }
 
 // skipValue checks the JSON value at src[i] and returns the index after it.
