@@ -22,7 +22,7 @@ var runbookEventsLost = Runbook{
 		"error prefixes, objects in S3 not yet loaded) or gone (trackers, an expired stream). The longer it runs, the more windows " +
 		"need backfilling.",
 	FirstSteps: []string{
-		"Run the reconcile command below and find the **first** out-of-tolerance edge in pipeline order; that is the stage losing events. The alert may name a later edge that only inherits the shortfall.",
+		"Run the reconcile command below and read its `ROOT CAUSE` line: the upstream-most edge out of tolerance, with the events lost (or duplicated) since its run began and since when. That is the stage losing events; the alert may name a later edge that only inherits the shortfall.",
 		"Check whether the discrepancy is still growing (newer windows out of tolerance) or was a single window: the description's *since* and the number of out-of-tolerance windows say which.",
 		"Open the overview dashboard: the funnel shows the stage where counts fall off, the discrepancy panel shows when it started.",
 		"Go to that stage's section under *Diagnosis by stage*.",
@@ -79,12 +79,12 @@ var runbookCollectorSinkUnhealthy = Runbook{
 	FirstSteps: []string{
 		"Check the buffer fill in the description and on the dashboard: how long until it is full at the current rate?",
 		"In CloudWatch, look at the stream's `WriteProvisionedThroughputExceeded` and `PutRecords.FailedRecords`: throttling means too few shards; errors with no throttling mean permissions, a deleted stream, or an AWS incident.",
-		"Read the collector's logs (`aws logs tail /aws/lambda/<collector function> --since 30m`, or the process log): the sink error names the stream and the AWS error code.",
+		"Read the collector's logs (*On AWS* `aws logs tail /aws/lambda/<collector function> --since 30m`; locally the log of `plowline run`): the sink error names the stream and the AWS error code.",
 		"Do not restart the collector while its buffer holds events; if you must, stop it gracefully (SIGTERM) so it drains first.",
 	},
 	StartAt: []string{StageCollector, StageStreams},
 	Mitigation: []string{
-		"Throttled: raise the stream's shard count (`aws kinesis update-shard-count --stream-name <stream> --target-shard-count <2x> --scaling-type UNIFORM_SCALING`) or switch it to on-demand.",
+		"Throttled: raise the stream's shard count (*On AWS* `aws kinesis update-shard-count --stream-name <stream> --target-shard-count <2x> --scaling-type UNIFORM_SCALING`) or switch it to on-demand.",
 		"AccessDenied / ResourceNotFound: a recent IAM or infrastructure change; revert it.",
 		"AWS-side errors: check the AWS Health dashboard for Kinesis in the region; nothing to do but wait and keep the collector alive.",
 	},
@@ -132,7 +132,7 @@ var runbookStreamBackingUp = Runbook{
 	Mitigation: []string{
 		"A poison batch (the same error repeating): fix the cause; as a stop-gap, configure the event source mapping with `BisectBatchOnFunctionError` and an on-failure destination so one bad record stops blocking the shard.",
 		"Too slow: raise the event source mapping's `ParallelizationFactor` (up to 10 per shard) and the function's reserved concurrency; or add shards.",
-		"Running out of time: raise the stream's retention (`aws kinesis increase-stream-retention-period --stream-name <stream> --retention-period-hours 168`) — it buys days and costs little; lower it again after recovery.",
+		"Running out of time: raise the stream's retention (*On AWS* `aws kinesis increase-stream-retention-period --stream-name <stream> --retention-period-hours 168`) — it buys days and costs little; lower it again after recovery.",
 	},
 	Escalation: []string{
 		"Critical (a quarter of retention gone) and no fix in sight within the hour: " + escalateOwners + " and " + escalateInfra + ".",
@@ -170,7 +170,7 @@ var runbookFirehoseDeliveryFailing = Runbook{
 		"personal data that was never pseudonymized sits in the bucket.",
 	FirstSteps: []string{
 		"Look at the pseudonymizer's `processing_failed` rate and the Lambda's errors: is it the transformation or the delivery?",
-		"List the error prefixes for the current hour (`aws s3 ls s3://<bucket>/processing-failed/ --recursive | tail`) and read one object's `errorMessage`.",
+		"List the error prefixes for the current hour (*On AWS* `aws s3 ls s3://<bucket>/processing-failed/ --recursive | tail`; locally they stay in the object store of `plowline run`, counted by `plowline_pseudonymizer_records_total{result=\"processing_failed\"}`) and read one object's `errorMessage`.",
 		"Check `PlowlineFirehoseDeliveryStale` for the same stream: stale and failing together means S3 delivery itself is broken.",
 	},
 	StartAt: []string{StageFirehose, StageS3},
@@ -193,7 +193,7 @@ var runbookPseudonymizerFailingRecords = Runbook{
 	Impact: "Firehose writes processing-failed records, **untransformed**, to the processing-failed error prefix: personal data " +
 		"stored without pseudonymization, and those events do not reach the warehouse. Treat it as a privacy incident until shown otherwise.",
 	FirstSteps: []string{
-		"Read the pseudonymizer's logs (`aws logs tail /aws/lambda/<pseudonymizer function> --since 30m`): each failure names the record id, the delivery stream and why (never the content or the key).",
+		"Read the pseudonymizer's logs (*On AWS* `aws logs tail /aws/lambda/<pseudonymizer function> --since 30m`; locally the log of `plowline run`): each failure names the record id, the delivery stream and why (never the content or the key).",
 		"Which stream? Malformed records on the raw-bad stream usually mean something other than the collector writes to it; on the enriched streams, an enricher change producing a different TSV (column count, encoding).",
 		"Also failing whole invocations? Check `PlowlineLambdaErrors` for the pseudonymizer and its logs for `pseudonymizer unavailable`: a key or allowlist problem (Secrets Manager permissions, a rotated or deleted secret).",
 		"Was anything deployed: a new pseudonymizer or enricher version, a rotated key, a changed allowlist?",
@@ -217,13 +217,13 @@ var runbookLambdaErrors = Runbook{
 		"batch is retried and blocks its shard, so the raw stream backs up. Pseudonymizer (Firehose transformation): records go to the " +
 		"processing-failed prefix untransformed.",
 	FirstSteps: []string{
-		"Read the function's logs for the error (`aws logs tail /aws/lambda/<function> --since 30m --filter-pattern ERROR`); timeouts show as `Task timed out`.",
+		"Read the function's logs for the error (*On AWS* `aws logs tail /aws/lambda/<function> --since 30m --filter-pattern ERROR`); timeouts show as `Task timed out`.",
 		"Check `Throttles` (in the description) and `ConcurrentExecutions` against the account and reserved limits.",
 		"Check whether a deploy of the function or its configuration coincides with the start.",
 	},
 	StartAt: []string{StageEnricher, StageCollector, StageFirehose},
 	Mitigation: []string{
-		"A bad deploy: roll back to the previous function version (`aws lambda update-alias --function-name <function> --name live --function-version <previous>`).",
+		"A bad deploy: roll back to the previous function version (*On AWS* `aws lambda update-alias --function-name <function> --name live --function-version <previous>`).",
 		"Timeouts: raise timeout or memory (memory also raises CPU).",
 		"Throttles: raise reserved concurrency, or the account limit via " + escalateInfra + ".",
 	},
@@ -264,7 +264,7 @@ var runbookTrackersFailing = Runbook{
 	FirstSteps: []string{
 		"Open the **Trackers → collector** dashboard: failures across all application nodes (collector or network) or a few (those nodes' egress)?",
 		"Is the collector healthy? Request rate and 5xx by code, `PlowlineCollectorSinkUnhealthy` (503s when its buffer is full), load balancer 5XX and healthy host count.",
-		"From an application node, `curl -sv https://<collector host>/health`: DNS, TLS certificate expiry, connect timeouts.",
+		"From an application node, `curl -fsSv \"${PLOWLINE_COLLECTOR_URL:-http://127.0.0.1:8080}/health\"` (with `PLOWLINE_COLLECTOR_URL=https://<collector host>` on AWS): DNS, TLS certificate expiry, connect timeouts.",
 	},
 	StartAt: []string{StageTrackers, StageCollector},
 	Mitigation: []string{
@@ -352,12 +352,12 @@ var runbookExporterAbsent = Runbook{
 	FirstSteps: []string{
 		"Open Prometheus's *Targets* page: is the plowline job down (and with which error), or missing altogether (scrape configuration changed)?",
 		"Check the exporter's process or pod: restarting in a loop? Its last log lines name the reason (a configuration key and value, a port in use, a missing key file).",
-		"`curl -s http://<exporter host>:9807/metrics | head` from the Prometheus host (9807 is the default `--web.listen-address`): reachable, and serving?",
+		"`curl -fsS \"${PLOWLINE_EXPORTER_URL:-http://127.0.0.1:9090}/metrics\" | head` from the Prometheus host (on AWS `PLOWLINE_EXPORTER_URL=http://<exporter host>:9807`, the default `--web.listen-address` of `plowline exporter`): reachable, and serving?",
 		"Run the reconcile command below by hand meanwhile: it reads the same sources without the exporter and tells you whether events are being lost right now.",
 	},
 	StartAt: []string{StageExporter},
 	Mitigation: []string{
-		"Configuration error: fix the key the exporter names and restart; `plowline exporter --config <file> --print-config` validates the file and prints the effective configuration without serving.",
+		"Configuration error: fix the key the exporter names and restart; `plowline exporter --config \"${PLOWLINE_EXPORTER_CONFIG:-plowline-data/exporter/exporter.yaml}\" --print-config` validates the file and prints the effective configuration without serving.",
 		"Crash loop after an upgrade: roll back to the previous version.",
 		"Scrape problem: restore the scrape configuration, credentials or network path.",
 	},

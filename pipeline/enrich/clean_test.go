@@ -22,12 +22,15 @@ func cleanBytewise(s string) string {
 }
 
 func cleanSlow(s string) string {
+	// Tabs first, then every other control character: the two regular
+	// expressions of Snowplow's fixTabsNewlines, in their order.
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\t", "    ")
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
-			return ' '
+			return -1
 		}
 		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
+	}, s)
 }
 
 func TestCleanSpecial(t *testing.T) {

@@ -11,10 +11,14 @@ package enrich
 import (
 	"context"
 	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -33,6 +37,7 @@ import (
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/enrich/iplookup"
 	"github.com/plowline/plowline/pipeline/enrich/referer"
 	"github.com/plowline/plowline/pipeline/enrich/tp"
 	"github.com/plowline/plowline/pipeline/enrich/useragent"
@@ -64,9 +69,12 @@ type Enricher struct {
 	cfg       Config
 	resolver  *iglu.Resolver
 	ua        *useragent.Parser
+	uaAtomic  *useragent.AtomicParser
+	ipLookups *iplookup.Lookups
 	referer   *referer.Parser
 	campaign  *campaign.Config
 	fpExclude map[string]bool
+	fpHashes  sync.Pool // of hash.Hash, the configured fingerprint algorithm
 	limits    [event.NumFields]int
 	processor badrow.Processor
 	vEtl      string
@@ -145,12 +153,12 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	regs := make([]iglu.Registry, 0, len(cfg.Registries))
 	client := &http.Client{Timeout: cfg.RegistryTimeout}
-	for _, r := range cfg.Registries {
-		if strings.HasPrefix(r, "http://") || strings.HasPrefix(r, "https://") {
-			regs = append(regs, iglu.HTTPRegistry{BaseURL: r, Client: client})
-		} else {
-			regs = append(regs, iglu.DirRegistry{Root: r})
+	for _, rc := range cfg.Registries {
+		var r iglu.Registry = iglu.DirRegistry{Root: rc.URI}
+		if strings.HasPrefix(rc.URI, "http://") || strings.HasPrefix(rc.URI, "https://") {
+			r = iglu.HTTPRegistry{BaseURL: rc.URI, Client: client}
 		}
+		regs = append(regs, iglu.Ranked{Registry: r, Priority: rc.Priority, VendorPrefixes: rc.VendorPrefixes})
 	}
 	e := &Enricher{
 		cfg:      cfg,
@@ -168,6 +176,22 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 			return nil, err
 		}
 	}
+	if en.UAAtomicFields.Enabled {
+		p := e.ua
+		if p == nil {
+			if p, err = useragent.New(1); err != nil {
+				return nil, err
+			}
+		}
+		if e.uaAtomic, err = useragent.NewAtomic(p, en.UAAtomicFields.CacheSize); err != nil {
+			return nil, err
+		}
+	}
+	if en.IPLookups.Enabled {
+		if e.ipLookups, err = iplookup.Open(en.IPLookups.Config); err != nil {
+			return nil, fmt.Errorf("enrichments.ip_lookups: %w", err)
+		}
+	}
 	if en.RefererParser.Enabled {
 		e.referer = referer.New(en.RefererParser.InternalDomains)
 	}
@@ -182,13 +206,14 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 		for _, p := range en.EventFingerprint.ExcludeParameters {
 			e.fpExclude[p] = true
 		}
+		e.fpHashes.New = func() any { return fingerprintHashes[en.EventFingerprint.HashAlgorithm]() }
 	}
 	if e.limits, err = atomicLimits(); err != nil {
 		return nil, err
 	}
 	e.processor = badrow.Processor{Artifact: Artifact, Version: semver(cfg.Version)}
 	e.vEtl = "plowline-" + orDefault(cfg.Version, "dev")
-	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "referer_parser", en.RefererParser.Enabled,
+	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "ua_atomic_fields", en.UAAtomicFields.Enabled, "ip_lookups", en.IPLookups.Enabled, "referer_parser", en.RefererParser.Enabled,
 		"campaign_attribution", en.CampaignAttribution.Enabled, "event_fingerprint", en.EventFingerprint.Enabled, "anon_ip", en.AnonIP.Enabled)
 	return e, nil
 }
@@ -257,6 +282,10 @@ func (e *Enricher) Enrich(ctx context.Context, record []byte) Output {
 	}
 	events, fails := e.parse(ctx, cp, now, &out)
 	for _, f := range fails {
+		if f.Kind == tp.SizeViolation {
+			e.addBad(&out, badrow.NewSizeViolation(e.processor, now, 0, f.ActualBytes, f.Expectation, f.Body))
+			continue
+		}
 		cpj := e.collectorPayloadJSON(cp, f)
 		if f.Kind == tp.AdapterFailure {
 			e.addBad(&out, badrow.NewAdapterFailures(e.processor, now, f.Messages, cpj))
@@ -395,9 +424,22 @@ func (e *Enricher) enrichOne(ctx context.Context, cp *payload.CollectorPayload, 
 			if e.cfg.OversizedFields == "truncate" {
 				ev[i] = truncateRunes(ev[i], lim)
 			} else {
-				s.fail(event.Field(i).Name(), ev[i], fmt.Sprintf("at most %d characters (the atomic schema's limit)", lim))
+				// As Snowplow enrich's AtomicFieldsLengthValidator: a
+				// schema violation against the atomic schema (its
+				// "create a SchemaViolations bad row if an atomic field is
+				// oversized" case).
+				s.atomicLong = append(s.atomicLong, badrow.DataReport{Path: event.Field(i).Name(), Keyword: keywordLength,
+					Message: fmt.Sprintf("Field is longer than maximum allowed size %d", lim)})
 			}
 		}
+	}
+	// Snowplow's order: the atomic parse errors first (found while mapping
+	// the parameters), the length errors last (checked on the finished event).
+	if len(s.atomic) > 0 {
+		s.sdj = append([]badrow.Message{badrow.IgluValidationError(AtomicSchema, s.atomic)}, s.sdj...)
+	}
+	if len(s.atomicLong) > 0 {
+		s.sdj = append(s.sdj, badrow.IgluValidationError(AtomicSchema, s.atomicLong))
 	}
 
 	switch {
@@ -429,7 +471,7 @@ func truncateRunes(s string, n int) string {
 
 // splitURL parses a page or referrer URL into its scheme/host/port/path/
 // query/fragment fields (first is the scheme field; the others follow it
-// in the TSV). Ports default to 80 and 443. An unparseable URL fails the
+// in the TSV). Ports default to 443 (https) or 80. An unparseable URL fails the
 // event, as in Snowplow.
 func (e *Enricher) splitURL(s *state, raw, param string, first event.Field) *url.URL {
 	if raw == "" {
@@ -445,12 +487,13 @@ func (e *Enricher) splitURL(s *state, raw, param string, first event.Field) *url
 		return nil
 	}
 	ev := &s.ev
+	// A URL without a port gets 443 if https and 80 for every other scheme
+	// (android-app://, file://, ...): Snowplow enrich's
+	// ConversionUtils.explodeUri defaults the port that way.
 	port := u.Port()
 	if port == "" {
-		switch u.Scheme {
-		case "http":
-			port = "80"
-		case "https":
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
 			port = "443"
 		}
 	}
@@ -527,18 +570,42 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 	if e.ua != nil && ev[event.Useragent] != "" {
 		ev[event.DerivedContexts] = e.ua.DerivedContexts(ev[event.Useragent])
 	}
+	if e.uaAtomic != nil && ev[event.Useragent] != "" {
+		a := e.uaAtomic.Fields(ev[event.Useragent])
+		ev[event.BrName], ev[event.BrFamily], ev[event.BrVersion], ev[event.BrType] = a.BrName, a.BrFamily, a.BrVersion, a.BrType
+		ev[event.BrRenderengine], ev[event.OSName], ev[event.OSFamily] = a.BrRenderEngine, a.OSName, a.OSFamily
+		ev[event.OSManufacturer], ev[event.DvceType], ev[event.DvceIsmobile] = a.OSManufacturer, a.DvceType, "0"
+		if a.DvceIsMobile {
+			ev[event.DvceIsmobile] = "1"
+		}
+	}
+	// IP lookups see the whole address; anon_ip hides it afterwards, as in
+	// Snowplow's order of enrichments.
+	if e.ipLookups != nil && ev[event.UserIPAddress] != "" {
+		if r, ok := e.ipLookups.Lookup(ev[event.UserIPAddress]); ok {
+			ev[event.GeoCountry], ev[event.GeoRegion], ev[event.GeoCity], ev[event.GeoZipcode] = r.Country, r.Region, r.City, r.Zipcode
+			ev[event.GeoLatitude], ev[event.GeoLongitude], ev[event.GeoRegionName], ev[event.GeoTimezone] = r.Latitude, r.Longitude, r.RegionName, r.Timezone
+			ev[event.IPIsp], ev[event.IPOrganization], ev[event.IPDomain], ev[event.IPNetspeed] = r.ISP, r.Organization, r.Domain, r.NetSpeed
+		}
+	}
 	if e.cfg.Enrichments.AnonIP.Enabled && ev[event.UserIPAddress] != "" {
 		ev[event.UserIPAddress] = anonymize(ev[event.UserIPAddress], e.cfg.Enrichments.AnonIP.IPv4Octets, e.cfg.Enrichments.AnonIP.IPv6Segments)
 	}
 	if e.fpExclude != nil {
-		ev[event.EventFingerprint] = fingerprint(raw.Params, e.fpExclude)
+		h := e.fpHash()
+		ev[event.EventFingerprint] = fingerprint(raw.Params, e.fpExclude, h)
+		e.fpHashes.Put(h)
 	}
 }
 
-// fingerprint is Snowplow's event_fingerprint: the MD5 (hex) of the
-// parameters sorted by name, each as name followed by value, leaving out
-// the excluded ones (which differ between retries of one event).
-func fingerprint(params []tp.Param, exclude map[string]bool) string {
+// fingerprint is Snowplow's event_fingerprint enrichment
+// (EventFingerprintEnrichment.getEventFingerprint): the parameters sorted
+// by name, the excluded ones left out, each written as name, U+001F,
+// value, U+001F, and the whole hashed (hex). A name sent twice counts once,
+// with its last value, as in Snowplow's parameter map. The unit separators
+// keep {"prefix":"suffix"} and {"prefixs":"uffix"} apart (the spec's "should
+// return different values even when fields overlap").
+func fingerprint(params []tp.Param, exclude map[string]bool, h hash.Hash) string {
 	fp := fpPool.Get().(*fpScratch)
 	defer fpPool.Put(fp)
 	ps := fp.params[:0]
@@ -554,11 +621,23 @@ func fingerprint(params []tp.Param, exclude map[string]bool) string {
 			continue // a repeated name counts once, with its last value
 		}
 		buf = append(buf, p.Name...)
+		buf = append(buf, 0x1f)
 		buf = append(buf, p.Value...)
+		buf = append(buf, 0x1f)
 	}
-	sum := md5.Sum(buf)
+	h.Reset()
+	h.Write(buf)
+	sum := h.Sum(fp.sum[:0])
 	fp.params, fp.buf = ps[:0], buf[:0]
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum)
+}
+
+func (e *Enricher) fpHash() hash.Hash { return e.fpHashes.Get().(hash.Hash) }
+
+// fingerprintHashes are the algorithms of Snowplow's
+// event_fingerprint_config hashAlgorithm.
+var fingerprintHashes = map[string]func() hash.Hash{
+	"MD5": md5.New, "SHA1": sha1.New, "SHA256": sha256.New, "SHA384": sha512.New384, "SHA512": sha512.New,
 }
 
 // fpScratch is reused between events: fingerprinting needs a sorted copy
@@ -566,6 +645,7 @@ func fingerprint(params []tp.Param, exclude map[string]bool) string {
 type fpScratch struct {
 	params []tp.Param
 	buf    []byte
+	sum    [64]byte
 }
 
 var fpPool = sync.Pool{New: func() any { return &fpScratch{} }}

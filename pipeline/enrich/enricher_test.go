@@ -196,7 +196,8 @@ func TestHandWrittenPixelRequest(t *testing.T) {
 		event.MktSource: "newsletter", event.MktMedium: "email", event.MktCampaign: "launch", event.MktClickid: "abc123", event.MktNetwork: "Google",
 		event.Useragent:   chromeUA,
 		event.EventVendor: "com.snowplowanalytics.snowplow", event.EventName: "page_view", event.EventFormat: "jsonschema", event.EventVersion: "1-0-0",
-		event.Contexts: contextsJSON(webPage(webPageID), gitlabContext),
+		// Re-emitted as Snowplow does: the 1-0-1 wrapper (sdjnorm.go).
+		event.Contexts: strings.Replace(contextsJSON(webPage(webPageID), gitlabContext), "contexts/jsonschema/1-0-0", "contexts/jsonschema/1-0-1", 1),
 	}
 	for f, v := range want {
 		if ev[f] != v {
@@ -260,7 +261,7 @@ func TestBatchFailuresStayPerEvent(t *testing.T) {
 	if ev := parseTSV(t, out.Good[0]); ev[event.EventID] != eventID || ev[event.PageURLPort] != "80" {
 		t.Errorf("first good event: id %q port %q", ev[event.EventID], ev[event.PageURLPort])
 	}
-	if ev := parseTSV(t, out.Good[1]); ev[event.EventType] != "struct" || ev[event.SeValue] != "2.5" || ev[event.EventVendor] != "com.google.analytics" {
+	if ev := parseTSV(t, out.Good[1]); ev[event.EventType] != "struct" || ev[event.SeValue] != "2.50" || ev[event.EventVendor] != "com.google.analytics" {
 		t.Errorf("struct event: %q %q %q", ev[event.EventType], ev[event.SeValue], ev[event.EventVendor])
 	}
 	byType := map[string]int{}
@@ -283,16 +284,16 @@ func TestBatchFailuresStayPerEvent(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &env); err != nil || len(env.Data) != 1 || env.Data[0]["tv"] != "js-4.10.1" || env.Data[0]["e"] != "" {
 				t.Errorf("violation body is not the lone failing event: %s", body)
 			}
-		case "enrichment_failures":
-			if !strings.Contains(s, `"field":"dtm"`) || !strings.Contains(s, `"value":"yesterday"`) {
-				t.Errorf("enrichment failure does not name dtm: %s", s)
+			if strings.Contains(s, "yesterday") && (!strings.Contains(s, `"path":"dtm"`) || !strings.Contains(s, AtomicSchema)) {
+				t.Errorf("atomic schema violation does not name dtm: %s", s)
 			}
 		}
 	}
-	if byType["schema_violations"] != 2 || byType["tracker_protocol_violations"] != 1 || byType["enrichment_failures"] != 1 {
+	// dtm=yesterday is an atomic parse error: a schema violation since enrich 4.2.
+	if byType["schema_violations"] != 3 || byType["tracker_protocol_violations"] != 1 || byType["enrichment_failures"] != 0 {
 		t.Errorf("bad rows by type: %v", byType)
 	}
-	if got := testutil.ToFloat64(e.m.badRows.WithLabelValues("schema_violations")); got != 2 {
+	if got := testutil.ToFloat64(e.m.badRows.WithLabelValues("schema_violations")); got != 3 {
 		t.Errorf("schema_violations counter %v", got)
 	}
 }
@@ -359,18 +360,18 @@ func TestContentTypeAndSDJFailures(t *testing.T) {
 		wantType string
 		wantText string
 	}{
-		{with("ue_px", "!!!not base64!!!"), "enrichment_failures", `"field":"ue_px"`},
+		{with("ue_px", "!!!not base64!!!"), "schema_violations", `"path":"ue_px"`},
 		{with("ue_pr", "{nope"), "schema_violations", `"field":"ue_pr"`},
 		{with("ue_pr", `{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[]}`), "schema_violations", unstructCriterion},
 		{with("ue_pr", `{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"nope","data":{}}}`), "schema_violations", `"keyword":"pattern"`},
 		{with("ue_pr", `{"schema":"iglu:nope","data":{}}`), "schema_violations", "INVALID_IGLUURI"},
 		{with("ue_pr", `[1]`), "schema_violations", "INVALID_DATA_PAYLOAD"},
 		{base, "enrichment_failures", "ue_px"},
-		{with("e", "xx"), "enrichment_failures", `"field":"e"`},
-		{with("eid", "123"), "enrichment_failures", `"field":"eid"`},
-		{with("res", "wide"), "enrichment_failures", `"field":"res"`},
+		{with("e", "xx"), "schema_violations", `"path":"e"`},
+		{with("eid", "123"), "schema_violations", `"path":"eid"`},
+		{with("res", "wide"), "schema_violations", `"path":"res"`},
 		{with("url", "not a url"), "enrichment_failures", `"field":"url"`},
-		{with("aid", strings.Repeat("a", 300)), "enrichment_failures", `"field":"app_id"`},
+		{with("aid", strings.Repeat("a", 300)), "schema_violations", `"keyword":"atomic_field_length_exceeded"`},
 	}
 	for i, c := range cases {
 		out := e.Enrich(ctx, post(t, c.ev))
@@ -386,7 +387,7 @@ func TestContentTypeAndSDJFailures(t *testing.T) {
 }
 
 func TestUnstructEventAndLinkClick(t *testing.T) {
-	e, _ := newTestEnricher(t, func(c *Config) { c.Registries = []string{igluCentral} })
+	e, _ := newTestEnricher(t, func(c *Config) { c.Registries = []RegistryConfig{{URI: igluCentral}} })
 	ue := `{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1","data":{"targetUrl":"https://about.gitlab.com/pricing/"}}}`
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		out := e.Enrich(context.Background(), post(t, map[string]string{"e": "ue", "p": "web", "tv": "js-4.10.1", "ue_px": enc.EncodeToString([]byte(ue))}))
@@ -459,7 +460,8 @@ func TestCleaningAndTimestamps(t *testing.T) {
 		t.Fatal(out.Bad)
 	}
 	ev := parseTSV(t, out.Good[0])
-	if ev[event.PageTitle] != "a b c d" {
+	// Snowplow's fixTabsNewlines: a tab is four spaces, other controls go.
+	if ev[event.PageTitle] != "a    bcd" {
 		t.Errorf("page_title %q", ev[event.PageTitle])
 	}
 	if ev[event.DerivedTstamp] != "2025-11-26 09:58:20.000" || ev[event.TrueTstamp] != "2025-11-26 09:58:20.000" {

@@ -23,8 +23,8 @@ const (
 
 // decodeSDJParam returns the JSON text of a co/cx/ue_pr/ue_px parameter,
 // decoding base64 for cx and ue_px. A base64 failure is a failure of the
-// event's input (enrichment_failures); what the JSON holds is checked by
-// validateSDJ (schema_violations).
+// event's input (an atomic parse error, schema_violations as in Snowplow
+// enrich); what the JSON holds is checked by validateSDJ.
 //
 // The JSON comes back twice without a copy: as bytes for the decoder and
 // as a string sharing them (the bytes are never modified afterwards).
@@ -32,7 +32,7 @@ func (s *state) decodeSDJParam(field, v string) ([]byte, string, bool) {
 	if field == "cx" || field == "ue_px" {
 		b, err := tp.DecodeBase64(v)
 		if err != nil {
-			s.fail(field, v, "base64 (standard or URL-safe alphabet) of JSON: "+err.Error())
+			s.parseErr(field, v, "base64 (standard or URL-safe alphabet) of JSON ("+err.Error()+")")
 			return nil, "", false
 		}
 		if len(b) == 0 {
@@ -144,16 +144,24 @@ func (e *Enricher) validateSDJ(ctx context.Context, s *state, field, value strin
 			check(ik, idata)
 		}
 	}
-	// Keep the JSON as sent, minus insignificant whitespace: no re-marshalling.
+	// Written as Snowplow writes it (sdjnorm.go): contexts 1-0-1, schema
+	// before data, compact, strings re-escaped. A shape the printer does
+	// not expect (possible only for an invalid event) keeps the JSON as
+	// sent, minus insignificant whitespace, for the bad row.
+	f := event.Contexts
+	norm := normalizeContexts
+	if unstruct {
+		f, norm = event.UnstructEvent, normalizeUnstruct
+	}
+	if n, nerr := norm(raw); nerr == nil {
+		s.ev[f] = n
+		return
+	}
 	text, err = compact(raw, text)
 	if err != nil {
 		v := string(raw)
 		s.sdj = append(s.sdj, badrow.NotJSON(field, &v, err.Error()))
 		return
-	}
-	f := event.Contexts
-	if unstruct {
-		f = event.UnstructEvent
 	}
 	// Stored even when invalid: the schema_violations row's enriched event
 	// then carries the full JSON for reprocessing.

@@ -71,7 +71,7 @@ func TestEnrichHandlerReportsOnlyRecordsWithUnwrittenOutputs(t *testing.T) {
 		pixel(t, "e=pv&p=web&tv=t&page=poison-page"), // its good event cannot be written
 		[]byte("not thrift"),                         // a bad row, written
 		pixel(t, "e=pv&p=web&tv=t&page=ok2"),
-		pixel(t, "e=xx&p=web&tv=t&page=poison-page"), // its bad row cannot be written
+		pixel(t, "e=xx&p=web&tv=t&page=poison-page"), // its bad row (schema_violations: e=xx) cannot be written
 	}
 	var ev events.KinesisEvent
 	for i, in := range inputs {
@@ -129,7 +129,7 @@ func TestEnrichHandlerReportsOnlyRecordsWithUnwrittenOutputs(t *testing.T) {
 		}
 	}
 	if seen[metricname.EnricherPayloads.Name] != float64(5) || seen[metricname.EnricherEvents.Name+"/good"] != float64(3) ||
-		seen[metricname.EnricherEvents.Name+"/bad"] != float64(2) || seen[metricname.EnricherBadRows.Name+"/enrichment_failures"] != float64(1) ||
+		seen[metricname.EnricherEvents.Name+"/bad"] != float64(2) || seen[metricname.EnricherBadRows.Name+"/schema_violations"] != float64(1) ||
 		seen[metricname.EnricherBadRows.Name+"/collector_payload_format_violation"] != float64(1) {
 		t.Errorf("EMF values: %v", seen)
 	}
