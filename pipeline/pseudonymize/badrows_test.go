@@ -32,7 +32,7 @@ func marker(i int) string { return "wendy" + strings.Repeat("q", i%5) + "x" + st
 func TestEveryBadRowTypeAfterPseudonymization(t *testing.T) {
 	cfg := enrich.DefaultConfig()
 	cfg.Version = "1.2.3"
-	cfg.Registries = []string{filepath.Join(testkit.SharedDir(t), "iglu-central")}
+	cfg.Registries = []enrich.RegistryConfig{{URI: filepath.Join(testkit.SharedDir(t), "iglu-central")}}
 	e, err := enrich.New(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +93,7 @@ func TestEveryBadRowTypeAfterPseudonymization(t *testing.T) {
 	tp2(ev("e", "ue", "ue_pr", `{"nope":"`+m()+`"`), "application/json")
 	// enrichment_failures: values quoted in expectations.
 	tp2(ev("url", "http://"+m()+"/%zz", "eid", m(), "res", m()), "application/json")
+	tp2(ev("e", "ue", "ue_px", "!!!"+m()+"!!!"), "application/json")
 	// collector_payload_format_violation: not a collector payload.
 	out := e.Enrich(ctx, []byte("\x0b\x00\x01garbage "+m()))
 	rows = append(rows, out.Bad...)
@@ -100,6 +101,14 @@ func TestEveryBadRowTypeAfterPseudonymization(t *testing.T) {
 	p := badrow.Processor{Artifact: "plowline-collector", Version: "1.2.3"}
 	rows = append(rows, badrow.NewSizeViolation(p, time.Unix(1764151200, 0), 1000, 5000, "a record under the stream's 1 MB limit", "GET /i?uid="+m()).Marshal(),
 		badrow.NewGenericError(p, time.Unix(1764151200, 0), []string{"sink failed on " + m()}, m()).Marshal())
+	// enrichment_failures (the enricher now reports invalid fields as
+	// schema_violations): as an enrichment writes it, quoting input.
+	url := m()
+	rows = append(rows, badrow.NewEnrichmentFailures(badrow.Processor{Artifact: "plowline-enrich", Version: "1.2.3"}, time.Unix(1764151200, 0),
+		[]badrow.EnrichmentFailure{{Message: badrow.InputData("url", &url, `an absolute URL: parse "`+m()+`": invalid`)}},
+		badrow.RawEvent{Vendor: "com.snowplowanalytics.snowplow", Version: "tp2", Parameters: []badrow.NameValue{{Name: "url", Value: url}, {Name: mi(), Value: m()}},
+			ContentType: "application/json; boundary=" + m(), LoaderName: "plowline-0.1.0", Encoding: "UTF-8", Timestamp: time.Unix(1764151200, 0), UserAgent: m()},
+		map[string]any{"event_id": m(), "page_url": url, "page_urlport": 443, "geo_latitude": 52.1, "event_name": mi()}).Marshal())
 
 	// The check can fail: every marker is in the enricher's bad rows.
 	var all []byte
