@@ -38,16 +38,26 @@ func init() {
 const (
 	envRunWindow   = "PLOWLINE_EXPORTER_WINDOW"   // default 1m
 	envRunInterval = "PLOWLINE_EXPORTER_INTERVAL" // default 5s
-	envRunBudget   = "PLOWLINE_EXPORTER_BUDGET"   // default 30s
+	envRunBudget   = "PLOWLINE_EXPORTER_BUDGET"   // default 2 × --lake.buffer-interval + 5s (config.LocalBudget)
 	envRunCanary   = "PLOWLINE_EXPORTER_CANARY"   // a duration (or "1" for 1m): send a canary event that often
 )
+
+// runCountWindow is the window plowline run's event-time counts use: the
+// exporter's ($PLOWLINE_EXPORTER_WINDOW, default 1m). A bad value is
+// reported when the exporter starts.
+func runCountWindow() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(envRunWindow)); err == nil && d > 0 {
+		return d
+	}
+	return time.Minute
+}
 
 // startRunExporter runs the exporter over plowline run's own pipeline:
 // config.Local for its parts, metrics on run's registry, the on-call page
 // at / and /reconcile.json on run's web listener.
 func startRunExporter(_ context.Context, info local.Info, mux *http.ServeMux, reg *prometheus.Registry, log *slog.Logger) (func(context.Context) error, error) {
-	o := config.LocalOptions{DataDir: info.DataDir, MetricsURL: info.MetricsURL, S3Endpoint: info.S3Endpoint,
-		Bucket: info.Bucket, WarehousePath: info.WarehousePath}
+	o := config.LocalOptions{DataDir: info.DataDir, MetricsURL: info.MetricsURL, WindowsURL: info.WindowsURL, S3Endpoint: info.S3Endpoint,
+		Bucket: info.Bucket, WarehousePath: info.WarehousePath, BufferInterval: info.BufferInterval}
 	for _, d := range []struct {
 		env string
 		to  *time.Duration

@@ -21,10 +21,11 @@ func init() {
 
 // Exit statuses of plowline reconcile.
 const (
-	reconcileOK         = 0 // every settled window of every edge is within tolerance
-	reconcileOut        = 1 // a settled window of an edge is out of tolerance
-	reconcileUsage      = 2 // bad flags or configuration
-	reconcileSourceDown = 3 // nothing out of tolerance, but a source failed or an edge was never judged: the answer is incomplete
+	reconcileOK          = 0   // every settled window of every edge is within tolerance
+	reconcileOut         = 1   // a settled window of an edge is out of tolerance
+	reconcileUsage       = 2   // bad flags or configuration
+	reconcileSourceDown  = 3   // nothing out of tolerance, but a source failed or an edge was never judged: the answer is incomplete
+	reconcileInterrupted = 130 // stopped by SIGTERM or Ctrl-C before the answer was complete (as shells report a SIGINT)
 )
 
 // parseWhen reads an instant: RFC 3339, "now", or a duration relative to
@@ -74,6 +75,7 @@ Exit status:
   2  bad flags or configuration
   3  nothing out of tolerance, but a source failed or an edge could not be
      judged in any settled window (its counts are unknown)
+  130  interrupted (SIGTERM, Ctrl-C) while reading the sources
 
 Flags:
 `)
@@ -118,8 +120,14 @@ Flags:
 	if err != nil {
 		return &exitError{code: reconcileUsage, err: err}
 	}
-	defer exp.Close()
 	srcErr := exp.RefreshOnce(ctx, from, to)
+	if ctx.Err() != nil {
+		// SIGTERM or Ctrl-C: stop now. Sources are not closed: a source
+		// abandoned in a blocking call (a database driver hanging in open)
+		// could hold Close up, and the process is exiting anyway.
+		return &exitError{code: reconcileInterrupted, err: fmt.Errorf("interrupted before every source was read: %w", context.Cause(ctx))}
+	}
+	defer exp.Close()
 	if srcErr != nil {
 		log.Warn("some sources failed; their counts are unknown", "err", srcErr)
 	}

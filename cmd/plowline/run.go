@@ -219,6 +219,7 @@ Flags:
 		return usageErr("--lake.buffer-interval %s: want a duration in (0s, 900s]", *bufInterval)
 	}
 	cfg.BufferInterval = *bufInterval
+	cfg.CountWindow = runCountWindow()
 	if *capacity < 1 {
 		return usageErr("--stream.capacity %d: want at least 1", *capacity)
 	}

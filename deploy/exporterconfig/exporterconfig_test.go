@@ -206,3 +206,19 @@ func TestBuildRefusesOtherNames(t *testing.T) {
 		t.Errorf("no bucket output: %v", err)
 	}
 }
+
+// FuzzReadOutputs: whatever file the user passes, ReadOutputs returns
+// outputs or an error, and Build never panics on them.
+func FuzzReadOutputs(f *testing.F) {
+	f.Add(`{"Plowline": {"BucketName": "b1", "Region": "eu-west-1"}}`)
+	f.Add(`{"Stacks": [{"StackName": "Plowline", "Outputs": [{"OutputKey": "BucketName", "OutputValue": "b1"}]}]}`)
+	f.Add(`{"Stacks": []}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := ReadOutputs(strings.NewReader(in), "Plowline")
+		if err != nil {
+			return
+		}
+		_, _ = Build(out)
+	})
+}

@@ -203,8 +203,14 @@ func entryPoints(t *testing.T, role string) (dir string, files []string) {
 	if st, err := os.Stat(own); err == nil && st.IsDir() {
 		return own, nil
 	}
+	dir = filepath.Join(repo, "cmd", "plowline")
 	file := map[string]string{Collector: "lambda_collector.go", Enrich: "lambda_enrich.go", Pseudonymize: "lambda_firehose.go"}[role]
-	return filepath.Join(repo, "cmd", "plowline"), []string{"lambda.go", file}
+	for _, f := range []string{"lambda.go", file} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return dir, nil // laid out otherwise: the whole package
+		}
+	}
+	return dir, []string{"lambda.go", file}
 }
 
 // envReadBy collects the PLOWLINE_* string literals in a function's entry

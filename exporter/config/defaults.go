@@ -2,7 +2,10 @@ package config
 
 import (
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/plowline/plowline/metricname"
 )
 
 // Site-specific values the GitLab default cannot know; `plowline exporter
@@ -121,16 +124,34 @@ type LocalOptions struct {
 	CanaryInterval time.Duration
 	// MetricsURL is the /metrics of the process running the pipeline.
 	MetricsURL string
+	// WindowsURL serves the pipeline's event-time counts per window
+	// (plowline_window_records_total); default MetricsURL + "/windows".
+	WindowsURL string
+	// BufferInterval is the batch writers' buffer interval: the settling
+	// budget is derived from it.
+	BufferInterval time.Duration
 	// S3Endpoint and Bucket are the embedded object store.
 	S3Endpoint, Bucket string
 	// WarehousePath is the embedded SQLite warehouse.
 	WarehousePath string
 	// Window is the reconciliation window (default 1m); Interval the
 	// refresh interval of every source (default 5s); Budget the latency
-	// budget of every edge (default 30s).
+	// budget of every edge (default LocalBudget(BufferInterval)).
 	Window, Interval, Budget time.Duration
 	// Topology names the streams and prefixes (default GitLab's).
 	Topology *Topology
+}
+
+// LocalBudget is the settling budget of every edge of the local graph for
+// batch writers flushing every bufferInterval (default 10s): a record
+// reaches the object store at most one buffer interval after it left the
+// pseudonymizer, the loader follows within a second or two; twice the
+// interval plus 5s leaves room for a loaded machine.
+func LocalBudget(bufferInterval time.Duration) time.Duration {
+	if bufferInterval <= 0 {
+		bufferInterval = 10 * time.Second
+	}
+	return 2*bufferInterval + 5*time.Second
 }
 
 // Local is `plowline run`'s pipeline: the process's own counters, the
@@ -143,27 +164,38 @@ func Local(o LocalOptions) Config {
 		o.Interval = 5 * time.Second
 	}
 	if o.Budget == 0 {
-		o.Budget = 30 * time.Second
+		o.Budget = LocalBudget(o.BufferInterval)
+	}
+	if o.WindowsURL == "" {
+		o.WindowsURL = o.MetricsURL + "/windows"
 	}
 	t := GitLabTopology()
 	if o.Topology != nil {
 		t = *o.Topology
 	}
 	good, bad, raw := t.DeliveryStreams[0], t.DeliveryStreams[1], t.DeliveryStreams[2]
-	metric := func(name string, match map[string]string) map[string]any {
-		m := map[string]any{"metric": name}
-		if match != nil {
-			m["match"] = match
-		}
-		return m
+	// Every pipeline node reads the event-time counts of plowline run
+	// (package windowcount): each record in the window of its collector
+	// time (events) or failure time (bad rows), the same basis as the
+	// object-store and warehouse nodes.
+	count := func(node string) map[string]any {
+		return map[string]any{"metric": metricname.WindowRecords.Name, "match": map[string]string{metricname.LabelNode: node},
+			"window_label": metricname.LabelWindowStart}
 	}
+	pseudo := func(short string, ok bool) string {
+		if ok {
+			return metricname.WindowNodePseudonymizerPre + short + ":ok"
+		}
+		return metricname.WindowNodePseudonymizerPre + short + ":failed"
+	}
+	short := func(s string) string { return strings.TrimPrefix(s, "snowplow-") }
 	c := Config{
 		Window:   o.Window,
 		Lookback: 2 * time.Hour,
 		Topology: t,
 		Sources: []Source{
 			{Name: "pipeline", Kind: KindMetrics, Interval: o.Interval, Settings: EncodeNode(map[string]any{
-				"url": o.MetricsURL, "state_file": filepath.Join(o.DataDir, "exporter", "pipeline"+DefaultMetricsStateSuffix)})},
+				"url": o.WindowsURL, "state_file": filepath.Join(o.DataDir, "exporter", "pipeline"+DefaultMetricsStateSuffix)})},
 			{Name: "lake", Kind: KindS3, Interval: o.Interval, Settings: EncodeNode(map[string]any{
 				"bucket": o.Bucket, "endpoint": o.S3Endpoint, "region": "us-east-1", "force_path_style": true, "anonymous": true,
 				"close_after": "2m", "state_file": filepath.Join(o.DataDir, "exporter", "s3-state.json")})},
@@ -171,15 +203,20 @@ func Local(o LocalOptions) Config {
 				"driver": "sqlite", "path": o.WarehousePath})},
 		},
 		Nodes: []Node{
-			node("collector", "pipeline", "Events the collector acknowledged (plowline_collector_events_total).", metric("plowline_collector_events_total", nil)),
-			node("enricher:good", "pipeline", "Events the enricher wrote as good.", metric("plowline_enricher_events_total", map[string]string{"result": "good"})),
-			node("enricher:bad", "pipeline", "Bad rows the enricher wrote.", metric("plowline_enricher_events_total", map[string]string{"result": "bad"})),
-			node("pseudonymizer:good", "pipeline", "Good events the pseudonymizer transformed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": good.Name, "result": "ok"})),
-			node("pseudonymizer:good:failed", "pipeline", "Good events the pseudonymizer failed (written to processing-failed/).", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": good.Name, "result": "processing_failed"})),
-			node("pseudonymizer:bad", "pipeline", "Enricher bad rows the pseudonymizer transformed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": bad.Name, "result": "ok"})),
-			node("pseudonymizer:bad:failed", "pipeline", "Enricher bad rows the pseudonymizer failed.", metric("plowline_pseudonymizer_records_total", map[string]string{"stream": bad.Name, "result": "processing_failed"})),
-			node("lake:good", "pipeline", "Good records the batch writer put under "+good.Prefix+".", metric("plowline_lake_records_written_total", map[string]string{"prefix": good.Prefix})),
-			node("lake:bad", "pipeline", "Bad rows the batch writer put under "+bad.Prefix+".", metric("plowline_lake_records_written_total", map[string]string{"prefix": bad.Prefix})),
+			node("collector", "pipeline", "Events the collector acknowledged, by collector time.", count(metricname.WindowNodeCollector)),
+			node("collector:bad", "pipeline", "Bad rows the collector wrote to "+raw.Source+" (size violations), by failure time.", count(metricname.WindowNodeCollectorBad)),
+			node("enricher:good", "pipeline", "Events the enricher wrote as good, by collector_tstamp.", count(metricname.WindowNodeEnricherGood)),
+			node("enricher:bad", "pipeline", "Bad rows the enricher wrote, by the collector time of their payload.", count(metricname.WindowNodeEnricherBad)),
+			node("enricher:bad-rows", "pipeline", "The same bad rows by their failure timestamp (the time the object store and warehouse count them by).", count(metricname.WindowNodeEnricherBadRows)),
+			node("pseudonymizer:good", "pipeline", "Good events the pseudonymizer transformed.", count(pseudo(short(good.Source), true))),
+			node("pseudonymizer:good:failed", "pipeline", "Good events the pseudonymizer failed (written to processing-failed/).", count(pseudo(short(good.Source), false))),
+			node("pseudonymizer:bad", "pipeline", "Enricher bad rows the pseudonymizer transformed.", count(pseudo(short(bad.Source), true))),
+			node("pseudonymizer:bad:failed", "pipeline", "Enricher bad rows the pseudonymizer failed.", count(pseudo(short(bad.Source), false))),
+			node("pseudonymizer:raw-bad", "pipeline", "Collector bad rows the pseudonymizer transformed.", count(pseudo(short(raw.Source), true))),
+			node("pseudonymizer:raw-bad:failed", "pipeline", "Collector bad rows the pseudonymizer failed.", count(pseudo(short(raw.Source), false))),
+			node("lake:good", "pipeline", "Good records in objects the batch writer stored under "+good.Prefix+".", count(metricname.WindowNodeLakePre+good.Prefix)),
+			node("lake:bad", "pipeline", "Bad rows in objects the batch writer stored under "+bad.Prefix+".", count(metricname.WindowNodeLakePre+bad.Prefix)),
+			node("lake:raw-bad", "pipeline", "Collector bad rows in objects the batch writer stored under "+raw.Prefix+".", count(metricname.WindowNodeLakePre+raw.Prefix)),
 			node("s3:good", "lake", "Enriched events in the object store under "+good.Prefix+" (exact, by collector_tstamp).", map[string]string{"prefix": good.Prefix, "count": "records", "format": "tsv"}),
 			node("s3:bad", "lake", "Bad rows in the object store under "+bad.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": bad.Prefix, "count": "records", "format": "bad_rows"}),
 			node("s3:raw-bad", "lake", "Collector bad rows in the object store under "+raw.Prefix+" (exact, by failure timestamp).", map[string]string{"prefix": raw.Prefix, "count": "records", "format": "bad_rows"}),
@@ -193,17 +230,23 @@ func Local(o LocalOptions) Config {
 			split("enricher_to_pseudonymizer", "enricher:good", "pseudonymizer:good", "pseudonymizer:good:failed", 0, o.Budget,
 				"The pseudonymizer transforms (or fails into processing-failed/) every good event."),
 			edge("pseudonymizer_to_lake", "pseudonymizer:good", "lake:good", RelationEq, 0, o.Budget,
-				"The batch writer puts every transformed event."),
+				"The batch writer stores every transformed event."),
 			edge("lake_to_s3_good", "lake:good", "s3:good", RelationEq, 0, o.Budget,
-				"Records put are in the object store."),
+				"Records stored are in the object store."),
 			edge("s3_to_warehouse_good", "s3:good", "warehouse:good", RelationEq, 0, o.Budget,
 				"The loader loads every good record."),
-			split("enricher_bad_to_pseudonymizer", "enricher:bad", "pseudonymizer:bad", "pseudonymizer:bad:failed", 0, o.Budget,
+			split("enricher_bad_to_pseudonymizer", "enricher:bad-rows", "pseudonymizer:bad", "pseudonymizer:bad:failed", 0, o.Budget,
 				"The pseudonymizer transforms every enricher bad row."),
 			edge("pseudonymizer_bad_to_lake", "pseudonymizer:bad", "lake:bad", RelationEq, 0, o.Budget,
-				"The batch writer puts every transformed bad row."),
+				"The batch writer stores every transformed bad row."),
 			edge("lake_to_s3_bad", "lake:bad", "s3:bad", RelationEq, 0, o.Budget,
-				"Bad rows put are in the object store."),
+				"Bad rows stored are in the object store."),
+			split("collector_bad_to_pseudonymizer", "collector:bad", "pseudonymizer:raw-bad", "pseudonymizer:raw-bad:failed", 0, o.Budget,
+				"The pseudonymizer transforms every collector bad row ("+raw.Source+")."),
+			edge("pseudonymizer_raw_bad_to_lake", "pseudonymizer:raw-bad", "lake:raw-bad", RelationEq, 0, o.Budget,
+				"The batch writer stores every transformed collector bad row."),
+			edge("lake_to_s3_raw_bad", "lake:raw-bad", "s3:raw-bad", RelationEq, 0, o.Budget,
+				"Collector bad rows stored are in the object store."),
 			merge("s3_to_warehouse_bad", "s3:bad", "s3:raw-bad", "warehouse:bad", 0, o.Budget,
 				"The loader loads every bad row of "+bad.Prefix+" and "+raw.Prefix+" into "+t.BadTable+"."),
 		},

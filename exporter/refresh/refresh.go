@@ -60,6 +60,11 @@ type Scheduler struct {
 
 	mu     sync.RWMutex
 	states map[string]*State
+	// running holds, per source, a channel closed when its latest call to
+	// Refresh returns; a call abandoned at its timeout keeps it open, and
+	// the source is not called again until it closes (a source need not
+	// be safe for overlapping refreshes).
+	running map[string]chan struct{}
 	// changed is closed and replaced after every refresh, so tests and the
 	// canary can wait for fresh data without polling.
 	changed chan struct{}
@@ -72,7 +77,7 @@ func New(entries []Entry, window, lookback time.Duration, log *slog.Logger) *Sch
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Scheduler{entries: entries, window: window, lookback: lookback, log: log, Now: time.Now,
-		states: map[string]*State{}, changed: make(chan struct{})}
+		states: map[string]*State{}, running: map[string]chan struct{}{}, changed: make(chan struct{})}
 	for _, e := range entries {
 		src := e.Source
 		s.states[src.Name()] = &State{Name: src.Name(), Kind: src.Kind(), Interval: src.Interval(), Usage: src.Usage()}
@@ -163,7 +168,7 @@ func (s *Scheduler) refresh(ctx context.Context, e Entry, r source.Range) error 
 		timeout = src.Interval()
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
-	res, err := safeRefresh(rctx, src, r)
+	res, err := s.call(rctx, src, r)
 	if err == nil && rctx.Err() != nil {
 		// Finished, but past its deadline: the result may be partial.
 		err = rctx.Err()
@@ -172,6 +177,12 @@ func (s *Scheduler) refresh(ctx context.Context, e Entry, r source.Range) error 
 	took := s.Now().Sub(start)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.mu.RLock()
+		k := s.states[src.Name()].Failures + 1
+		s.mu.RUnlock()
+		s.log.Warn("source refresh failed; serving its last good result", "source", src.Name(), "kind", src.Kind(), "duration", took, "consecutive_failures", k, "err", err)
 	}
 	s.mu.Lock()
 	st := s.states[src.Name()]
@@ -189,13 +200,56 @@ func (s *Scheduler) refresh(ctx context.Context, e Entry, r source.Range) error 
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
 	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn("source refresh failed; serving its last good result", "source", src.Name(), "kind", src.Kind(), "duration", took, "consecutive_failures", st.Failures, "err", err)
-		}
 		return fmt.Errorf("source %s: %w", src.Name(), err)
 	}
 	s.log.Debug("source refreshed", "source", src.Name(), "kind", src.Kind(), "duration", took, "series", len(res.Series))
 	return nil
+}
+
+// errStillRunning refuses a refresh while an abandoned one has not returned.
+var errStillRunning = errors.New("its previous refresh, abandoned at its timeout, has not returned yet (the source ignores its deadline)")
+
+// call runs one Refresh and returns when it does or when ctx ends,
+// whichever is first: a source whose driver ignores the deadline (a
+// database open that blocks, a hung connection) is abandoned, so neither
+// the background loop nor plowline reconcile waits for it. The abandoned
+// call runs on; the source is not called again until it returns.
+func (s *Scheduler) call(ctx context.Context, src source.Source, r source.Range) (source.Result, error) {
+	s.mu.Lock()
+	if prev := s.running[src.Name()]; prev != nil {
+		select {
+		case <-prev:
+		default:
+			s.mu.Unlock()
+			return source.Result{}, errStillRunning
+		}
+	}
+	done := make(chan struct{})
+	s.running[src.Name()] = done
+	s.mu.Unlock()
+	type outcome struct {
+		res source.Result
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		defer close(done)
+		res, err := safeRefresh(ctx, src, r)
+		ch <- outcome{res, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.res, o.err
+	case <-ctx.Done():
+		// Give a source that honours its context a moment to return its
+		// own error, then abandon it.
+		select {
+		case o := <-ch:
+			return o.res, o.err
+		case <-time.After(50 * time.Millisecond):
+			return source.Result{}, fmt.Errorf("abandoned: %w", ctx.Err())
+		}
+	}
 }
 
 // safeRefresh turns a panicking source into a failed refresh, so one bad

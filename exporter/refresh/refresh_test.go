@@ -3,7 +3,9 @@ package refresh
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,4 +90,69 @@ func TestRunRefreshesOnInterval(t *testing.T) {
 	if n := src.calls.Load(); n < 3 || n > 12 {
 		t.Errorf("%d refreshes in 200ms at a 20ms interval", n)
 	}
+}
+
+// TestAbandonsASourceIgnoringItsDeadline: a source that blocks whatever
+// its context says (a driver hanging in open) is marked down with a
+// counted, logged error at its timeout, is not called again while the
+// abandoned call runs, and a cancelled RefreshAll returns at once.
+func TestAbandonsASourceIgnoringItsDeadline(t *testing.T) {
+	release := make(chan struct{})
+	stuck := &fakeSource{name: "stuck", fn: func(context.Context) (source.Result, error) {
+		<-release // ignores ctx
+		return source.Result{}, nil
+	}}
+	var logs strings.Builder
+	s := New([]Entry{{Source: stuck, Timeout: 20 * time.Millisecond}}, time.Minute, time.Hour, slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
+	start := time.Now()
+	err := s.RefreshAll(context.Background(), s.Range(time.Now()))
+	if err == nil || !strings.Contains(err.Error(), "timed out after 20ms") {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("RefreshAll waited %s for a source that ignores its deadline", took)
+	}
+	if err := s.RefreshAll(context.Background(), s.Range(time.Now())); err == nil || !strings.Contains(err.Error(), "has not returned yet") {
+		t.Fatalf("second refresh while the first is abandoned: err = %v", err)
+	}
+	if n := stuck.calls.Load(); n != 1 {
+		t.Errorf("source called %d times while its first call hung", n)
+	}
+	st := s.Snapshot()[0]
+	if st.Up || st.Errors != 2 {
+		t.Errorf("state %+v: want down with 2 errors", st)
+	}
+	if !strings.Contains(logs.String(), "source=stuck") || !strings.Contains(logs.String(), "timed out after 20ms") {
+		t.Errorf("log lacks the abandoned source:\n%s", logs.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	close(release)
+	time.Sleep(10 * time.Millisecond)
+	blocked := &fakeSource{name: "blocked", fn: func(context.Context) (source.Result, error) { select {} }}
+	s2 := New([]Entry{{Source: blocked, Timeout: time.Hour}}, time.Minute, time.Hour, nil)
+	start = time.Now()
+	if err := s2.RefreshAll(ctx, s2.Range(time.Now())); err == nil {
+		t.Fatal("a cancelled refresh succeeded")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("cancelled RefreshAll took %s", took)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }

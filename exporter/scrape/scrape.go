@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +47,18 @@ type Settings struct {
 
 // Select is a node's `select:` block: the sum of a counter's series whose
 // labels match.
+//
+// With WindowLabel set the counter is already split by event time: each
+// series counts the records of one window, whose start (Unix seconds) is
+// that label's value (plowline run's plowline_window_records_total). The
+// node is then bucketed by event time: each series' increase goes to its
+// own window, whenever it is scraped, so a window's count keeps growing
+// until every stage has passed its records and no scrape timing can move
+// a record into the next window.
 type Select struct {
-	Metric string            `yaml:"metric"`
-	Match  map[string]string `yaml:"match"`
+	Metric      string            `yaml:"metric"`
+	Match       map[string]string `yaml:"match"`
+	WindowLabel string            `yaml:"window_label,omitempty"`
 }
 
 type node struct {
@@ -281,6 +291,10 @@ func (st *state) observe(fams map[string]*dto.MetricFamily, nodes []node, now ti
 	// counters hold happened in this window.
 	freshProcess := start != 0 && start >= float64(cur)
 	for _, n := range nodes {
+		if n.sel.WindowLabel != "" {
+			st.observeWindowed(fams, n, now, window, start, first, restarted)
+			continue
+		}
 		ns := st.Nodes[n.name]
 		vals := values(fams, n.sel)
 		if ns == nil || first {
@@ -326,6 +340,83 @@ func (st *state) observe(fams map[string]*dto.MetricFamily, nodes []node, now ti
 	st.LastScrape, st.ProcessStart = now, start
 }
 
+// retentionMetric says how long plowline run keeps a window's series.
+const retentionMetric = "plowline_window_retention_seconds"
+
+// observeWindowed folds one scrape of an event-time node (Select.WindowLabel)
+// into the state: every series' increase since the last scrape goes to
+// the window its label names.
+func (st *state) observeWindowed(fams map[string]*dto.MetricFamily, n node, now time.Time, window time.Duration, start float64, first, restarted bool) {
+	cur := flow.Align(now, window).Unix()
+	win := int64(window / time.Second)
+	vals := values(fams, n.sel)
+	var retention int64
+	if mf := fams[retentionMetric]; mf != nil && len(mf.GetMetric()) > 0 {
+		retention = int64(mf.GetMetric()[0].GetGauge().GetValue())
+	}
+	windowOf := func(key string) (int64, bool) {
+		for part := range strings.SplitSeq(key, ",") {
+			if v, ok := strings.CutPrefix(part, n.sel.WindowLabel+"="); ok {
+				sec, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, false
+				}
+				return flow.Align(time.Unix(sec, 0), window).Unix(), true
+			}
+		}
+		return 0, false
+	}
+	ns := st.Nodes[n.name]
+	if ns == nil || first {
+		ns = &nodeState{Counts: map[int64]float64{}, Unknown: map[int64]bool{}}
+		st.Nodes[n.name] = ns
+		// Every window since the process started is complete in its
+		// series, as long as they are all still kept.
+		switch {
+		case start != 0 && (retention == 0 || now.Unix()-int64(start) < retention-win):
+			ns.KnownFrom = flow.Align(time.Unix(int64(start), 0), window).Unix()
+		case retention > 0:
+			ns.KnownFrom = flow.Align(now.Add(-time.Duration(retention)*time.Second), window).Unix() + win
+		default:
+			ns.KnownFrom = cur + win
+		}
+		for k, v := range vals {
+			if w, ok := windowOf(k); ok {
+				ns.Counts[w] += v
+			}
+		}
+		ns.Last = vals
+		return
+	}
+	if restarted {
+		// What the old process counted after the last scrape is lost, in
+		// the windows between that scrape and now.
+		for w := flow.Align(st.LastScrape, window).Unix(); w <= cur; w += win {
+			ns.Unknown[w] = true
+		}
+		ns.Last = map[string]float64{}
+	} else if retention > 0 && now.Sub(st.LastScrape) > time.Duration(retention)*time.Second/2 {
+		// Series dropped between the scrapes may have grown unseen.
+		from := flow.Align(st.LastScrape.Add(-time.Duration(retention)*time.Second), window).Unix()
+		for w := from; w <= flow.Align(now.Add(-time.Duration(retention)*time.Second), window).Unix(); w += win {
+			ns.Unknown[w] = true
+		}
+	}
+	for k, v := range vals {
+		w, ok := windowOf(k)
+		if !ok {
+			continue
+		}
+		old, seen := ns.Last[k]
+		if !seen || v < old {
+			ns.Counts[w] += v
+		} else {
+			ns.Counts[w] += v - old
+		}
+	}
+	ns.Last = vals
+}
+
 func sum(m map[string]float64) float64 {
 	var s float64
 	for _, v := range m {
@@ -354,6 +445,9 @@ func (st *state) result(nodes []node, r source.Range, now time.Time) source.Resu
 	for _, n := range nodes {
 		ns := st.Nodes[n.name]
 		se := source.Series{Node: n.name, Bucketing: source.ArrivalTime, Counts: map[time.Time]float64{}}
+		if n.sel.WindowLabel != "" {
+			se.Bucketing = source.EventTime
+		}
 		if ns != nil {
 			for _, w := range flow.Windows(r.From, r.To, r.Window) {
 				u := w.Unix()

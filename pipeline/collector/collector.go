@@ -53,7 +53,16 @@ type Collector struct {
 	shutErr  error
 
 	now func() time.Time
+	// accepted, if set, is told what each request put (SetAcceptHook).
+	accepted func(at time.Time, events, badRows int)
 }
+
+// SetAcceptHook makes the collector call f for every request whose records
+// were accepted by a sink: at is the collector time stamped on them
+// (payload timestamp, bad-row failure timestamp), events the events in the
+// good payloads, badRows the bad rows. plowline run counts them by event
+// time with it. Call it before the collector serves.
+func (c *Collector) SetAcceptHook(f func(at time.Time, events, badRows int)) { c.accepted = f }
 
 // New builds a collector writing payloads to good and bad rows to bad, and
 // registers its metrics with reg (nil: not registered).

@@ -307,6 +307,9 @@ func (c *Collector) track(w http.ResponseWriter, r *http.Request, path string, k
 			return unavailable(w)
 		}
 		c.m.badRows.WithLabelValues(badrow.TypeOf(badrow.SchemaSizeViolation)).Add(float64(len(bad)))
+		if c.accepted != nil {
+			c.accepted(now, 0, len(bad))
+		}
 	}
 	if len(good) > 0 {
 		var one [1]stream.Record
@@ -321,6 +324,9 @@ func (c *Collector) track(w http.ResponseWriter, r *http.Request, path string, k
 			return unavailable(w)
 		}
 		c.m.events.Add(float64(events))
+		if c.accepted != nil {
+			c.accepted(now, events, 0)
+		}
 	}
 	setCookie := ""
 	if c.cfg.Cookie.Enabled && !anonymous {

@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"github.com/plowline/plowline/pipeline/event"
 	"github.com/plowline/plowline/pipeline/payload"
 )
 
@@ -141,4 +147,96 @@ func reportRates(b *testing.B, events int, cpu time.Duration) {
 	if cpu > 0 {
 		b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
 	}
+}
+
+// benchGeoDB writes City and ISP databases of 4096 networks each (a
+// real GeoLite2 City has millions; lookup cost grows with the tree's
+// depth, ~log2 of the networks, not with their count).
+func benchGeoDB(b *testing.B) (geo, isp string) {
+	dir := b.TempDir()
+	geo, isp = filepath.Join(dir, "city.mmdb"), filepath.Join(dir, "isp.mmdb")
+	for _, db := range []struct {
+		path, typ string
+		rec       func(i int) mmdbtype.Map
+	}{
+		{geo, "GeoIP2-City", func(i int) mmdbtype.Map {
+			return mmdbtype.Map{
+				"country":      mmdbtype.Map{"iso_code": mmdbtype.String("DE"), "names": mmdbtype.Map{"en": mmdbtype.String("Germany")}},
+				"city":         mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(fmt.Sprintf("City %d", i)), "de": mmdbtype.String("Stadt")}},
+				"subdivisions": mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("BE"), "names": mmdbtype.Map{"en": mmdbtype.String("Land Berlin")}}},
+				"postal":       mmdbtype.Map{"code": mmdbtype.String("10115")},
+				"location": mmdbtype.Map{"latitude": mmdbtype.Float64(52.52), "longitude": mmdbtype.Float64(13.405),
+					"time_zone": mmdbtype.String("Europe/Berlin"), "accuracy_radius": mmdbtype.Uint16(20)},
+			}
+		}},
+		{isp, "GeoIP2-ISP", func(i int) mmdbtype.Map {
+			return mmdbtype.Map{"isp": mmdbtype.String(fmt.Sprintf("ISP %d", i%50)), "organization": mmdbtype.String(fmt.Sprintf("Org %d", i%200))}
+		}},
+	} {
+		w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: db.typ, RecordSize: 28})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 4096 {
+			_, n, _ := net.ParseCIDR(fmt.Sprintf("%d.%d.%d.0/24", 81+i/4096, (i/16)%256, (i*17)%256))
+			if err := w.Insert(n, db.rec(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f, err := os.Create(db.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.WriteTo(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	return geo, isp
+}
+
+// BenchmarkEnrichGitLabPageViewIPLookups is BenchmarkEnrichGitLabPageView
+// with IP lookups (City and ISP databases) on as well as the atomic UA
+// fields; client addresses vary over the databases' networks.
+func BenchmarkEnrichGitLabPageViewIPLookups(b *testing.B) {
+	geo, isp := benchGeoDB(b)
+	e, _ := newTestEnricher(b, func(c *Config) {
+		c.Enrichments.IPLookups.Enabled, c.Enrichments.IPLookups.Geo, c.Enrichments.IPLookups.ISP = true, geo, isp
+	})
+	benchPageViews(b, e, true)
+}
+
+// BenchmarkEnrichGitLabPageViewNoNewFields is the ratio partner: neither IP
+// lookups nor the atomic UA fields (the enricher as it was before them).
+func BenchmarkEnrichGitLabPageViewNoNewFields(b *testing.B) {
+	e, _ := newTestEnricher(b, func(c *Config) { c.Enrichments.UAAtomicFields.Enabled = false })
+	benchPageViews(b, e, false)
+}
+
+func benchPageViews(b *testing.B, e *Enricher, wantGeo bool) {
+	recs := make([][]byte, 2000)
+	for i := range recs {
+		p, _ := payload.Unmarshal(gitlabPageView(b, i))
+		p.IPAddress = fmt.Sprintf("%d.%d.%d.%d", 81, (i/16)%256, (i*17)%256, i%250+1)
+		recs[i], _ = p.Marshal()
+	}
+	ctx := context.Background()
+	for i := range agents {
+		out := e.Enrich(ctx, recs[i])
+		if len(out.Good) != 1 {
+			b.Fatalf("benchmark input does not enrich: %s", out.Bad)
+		}
+		if ev, _ := event.Parse(string(out.Good[0])); wantGeo && ev[event.GeoCountry] != "DE" {
+			b.Fatalf("no geo fields: %q", ev[event.GeoCountry])
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if out := e.Enrich(ctx, recs[i%len(recs)]); len(out.Good) != 1 {
+			b.Fatal("bad output")
+		}
+	}
+	reportRates(b, b.N, cpuTime()-cpu0)
 }

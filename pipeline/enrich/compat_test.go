@@ -6,10 +6,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/plowline/plowline/pipeline/enrich/tp"
 	"github.com/plowline/plowline/pipeline/event"
 )
@@ -256,4 +263,149 @@ func FuzzNormalizeContexts(f *testing.F) {
 func mustMarshal(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// The atomic browser/OS/device fields through the enricher (the values are
+// checked case by case in the useragent package), and their switch.
+func TestUAAtomicFields(t *testing.T) {
+	ua := "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/33.0.1750.152 Safari/537.36"
+	e, _ := newTestEnricher(t)
+	ev := parseTSV(t, e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
+	want := map[event.Field]string{event.BrName: "Chrome 33", event.BrFamily: "Chrome", event.BrVersion: "33.0.1750.152",
+		event.BrType: "Browser", event.BrRenderengine: "WEBKIT", event.OSName: "Mac OS X", event.OSFamily: "Mac OS X",
+		event.OSManufacturer: "Apple Inc.", event.DvceType: "Computer", event.DvceIsmobile: "0"}
+	for f, v := range want {
+		if ev[f] != v {
+			t.Errorf("%s = %q, want %q", f.Name(), ev[f], v)
+		}
+	}
+	for _, mut := range []func(*Config){
+		func(c *Config) { c.Enrichments.UAAtomicFields.Enabled = false },
+	} {
+		off, _ := newTestEnricher(t, mut)
+		ev := parseTSV(t, off.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
+		if ev[event.BrFamily] != "" || ev[event.DvceIsmobile] != "" {
+			t.Errorf("disabled, yet br_family %q dvce_ismobile %q", ev[event.BrFamily], ev[event.DvceIsmobile])
+		}
+	}
+	// On without the ua_parser context.
+	noCtx, _ := newTestEnricher(t, func(c *Config) { c.Enrichments.UAParser.Enabled = false })
+	ev = parseTSV(t, noCtx.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ua": ua})).Good[0])
+	if ev[event.BrFamily] != "Chrome" || ev[event.DerivedContexts] != "" {
+		t.Errorf("ua_parser off: br_family %q derived_contexts %q", ev[event.BrFamily], ev[event.DerivedContexts])
+	}
+}
+
+// IP lookups through the enricher, from a City database the test builds:
+// the record of IpLookupsEnrichmentSpec's "valid IP address" case, looked
+// up before anon_ip hides the address.
+func TestIPLookupsFillGeoFields(t *testing.T) {
+	dir := t.TempDir()
+	geo := filepath.Join(dir, "city.mmdb")
+	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoIP2-City", RecordSize: 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, _ := net.ParseCIDR("175.16.199.0/24")
+	en := func(s string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(s)} }
+	if err := w.Insert(n, mmdbtype.Map{
+		"country":      mmdbtype.Map{"iso_code": mmdbtype.String("CN")},
+		"city":         mmdbtype.Map{"names": en("Changchun")},
+		"subdivisions": mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String("22"), "names": en("Jilin Sheng")}},
+		"location":     mmdbtype.Map{"latitude": mmdbtype.Float64(43.88), "longitude": mmdbtype.Float64(125.3228), "time_zone": mmdbtype.String("Asia/Harbin")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e, _ := newTestEnricher(t, func(c *Config) {
+		c.Enrichments.IPLookups.Enabled = true
+		c.Enrichments.IPLookups.Geo = geo
+		c.Enrichments.AnonIP.Enabled = true
+	})
+	out := e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "ip": "175.16.199.7"}))
+	if len(out.Good) != 1 {
+		t.Fatal(string(out.Bad[0]))
+	}
+	ev := parseTSV(t, out.Good[0])
+	want := map[event.Field]string{event.GeoCountry: "CN", event.GeoRegion: "22", event.GeoCity: "Changchun", event.GeoRegionName: "Jilin Sheng",
+		event.GeoLatitude: "43.88", event.GeoLongitude: "125.3228", event.GeoTimezone: "Asia/Harbin", event.GeoZipcode: "",
+		event.UserIPAddress: "175.16.199.x"}
+	for f, v := range want {
+		if ev[f] != v {
+			t.Errorf("%s = %q, want %q", f.Name(), ev[f], v)
+		}
+	}
+	// Off by default; enabled without a database, or with a missing one, is refused.
+	if DefaultConfig().Enrichments.IPLookups.Enabled {
+		t.Error("ip_lookups on by default")
+	}
+	cfg := DefaultConfig()
+	cfg.Enrichments.IPLookups.Enabled = true
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "enrichments.ip_lookups") {
+		t.Errorf("enabled without a database: %v", err)
+	}
+	cfg.Enrichments.IPLookups.ISP = filepath.Join(dir, "missing.mmdb")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "missing.mmdb") {
+		t.Errorf("missing database: %v", err)
+	}
+}
+
+// Registries as in Snowplow's resolver configuration: adding GitLab's
+// registry is one line, and its vendor prefix sends com.gitlab schemas
+// there first. The registry here is a test server serving a test-only
+// gitlab_standard 1-1-7.
+func TestGitLabRegistryIsOneLineOfConfig(t *testing.T) {
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Path)
+		if r.URL.Path != "/schemas/com.gitlab/gitlab_standard/jsonschema/1-1-7" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte(`{"$schema":"http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#",
+			"description":"test-only stand-in for GitLab's gitlab_standard 1-1-7",
+			"self":{"vendor":"com.gitlab","name":"gitlab_standard","format":"jsonschema","version":"1-1-7"},
+			"type":"object","properties":{"environment":{"type":"string"}},"required":["environment"]}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "enrich.yaml")
+	if err := os.WriteFile(cfgPath, []byte("registries:\n  - "+filepath.Join(dir)+"\n  - {uri: "+srv.URL+", vendor_prefixes: [com.gitlab]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Registries) != 2 || cfg.Registries[0].URI != dir || cfg.Registries[1].VendorPrefixes[0] != "com.gitlab" {
+		t.Fatalf("registries %+v", cfg.Registries)
+	}
+	e, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := contextsJSON(`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-1-7","data":{"environment":"production"}}`)
+	out := e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "co": co}))
+	if len(out.Good) != 1 {
+		t.Fatalf("not enriched: %s", out.Bad)
+	}
+	if len(asked) != 1 {
+		t.Errorf("GitLab registry asked %v", asked)
+	}
+	bad := contextsJSON(`{"schema":"iglu:com.gitlab/gitlab_standard/jsonschema/1-1-7","data":{}}`)
+	if out := e.Enrich(context.Background(), post(t, map[string]string{"e": "pv", "p": "web", "tv": "t", "co": bad})); len(out.Bad) != 1 || out.BadTypes[0] != "schema_violations" {
+		t.Errorf("invalid against the GitLab registry's schema, yet %v", out.BadTypes)
+	}
+	// Unknown keys in a registry mapping are refused, naming the key.
+	os.WriteFile(cfgPath, []byte("registries:\n  - {url: "+srv.URL+"}\n"), 0o644)
+	if _, err := LoadConfig(cfgPath); err == nil || !strings.Contains(err.Error(), `"url"`) {
+		t.Errorf("unknown registry key: %v", err)
+	}
 }

@@ -11,19 +11,23 @@ import (
 	"time"
 
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
+	"github.com/plowline/plowline/pipeline/enrich/iplookup"
 	"go.yaml.in/yaml/v3"
 )
 
 // Config is the enricher's configuration (YAML). The zero value is not
 // useful: start from DefaultConfig, which works offline.
 type Config struct {
-	// Registries are tried in order: a local directory in the static
-	// registry layout (DIR/schemas/vendor/name/format/version, or DIR
-	// being that schemas directory) or an http(s):// static registry base
-	// URL (Iglu Central is https://iglucentral.com). The embedded registry
-	// is always consulted last, except for the protocol wrappers and the
-	// enricher's own derived contexts, which it serves first.
-	Registries []string `yaml:"registries"`
+	// Registries are where schemas are looked up: each a local directory
+	// in the static registry layout (DIR/schemas/vendor/name/format/version,
+	// or DIR being that schemas directory) or an http(s):// static registry
+	// base URL (Iglu Central is https://iglucentral.com), written either
+	// as that string or as a RegistryConfig with a priority and vendor
+	// prefixes. For each schema, those whose vendor prefixes match are
+	// tried first, then by priority, then in the order written. The
+	// embedded registry is always consulted last, except for the protocol
+	// wrappers and the enricher's own derived contexts, which it serves first.
+	Registries []RegistryConfig `yaml:"registries"`
 	// RegistryTimeout bounds one HTTP registry request.
 	RegistryTimeout time.Duration `yaml:"registry_timeout"`
 	Cache           CacheConfig   `yaml:"cache"`
@@ -35,6 +39,45 @@ type Config struct {
 	// Version is plowline's version: v_etl is "plowline-<Version>" and bad
 	// rows name it as their processor. Set by the binary, not by YAML.
 	Version string `yaml:"-"`
+}
+
+// RegistryConfig is one Iglu registry, with the settings of a repository
+// in Snowplow's resolver configuration. In YAML it is either the bare
+// location or a mapping:
+//
+//	registries:
+//	  - https://iglucentral.com
+//	  - {uri: https://gitlab-org.gitlab.io/iglu, vendor_prefixes: [com.gitlab]}
+type RegistryConfig struct {
+	// URI is an http(s):// static registry base URL or a local directory.
+	URI string `yaml:"uri"`
+	// Name labels the registry in logs (the URI if empty).
+	Name string `yaml:"name"`
+	// Priority orders registries whose vendor prefixes match equally: lower first.
+	Priority int `yaml:"priority"`
+	// VendorPrefixes: for a schema whose vendor starts with one of these,
+	// this registry is tried before the others (e.g. com.gitlab).
+	VendorPrefixes []string `yaml:"vendor_prefixes"`
+}
+
+// UnmarshalYAML accepts a bare location or a mapping, refusing unknown keys.
+func (r *RegistryConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*r = RegistryConfig{URI: n.Value}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a registry is a URL, a directory or a mapping with uri, name, priority, vendor_prefixes", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i].Value; k {
+		case "uri", "name", "priority", "vendor_prefixes":
+		default:
+			return fmt.Errorf("line %d: registry key %q unknown: want uri, name, priority or vendor_prefixes", n.Content[i].Line, k)
+		}
+	}
+	type plain RegistryConfig
+	return n.Decode((*plain)(r))
 }
 
 // CacheConfig sizes the schema cache.
@@ -53,6 +96,8 @@ type Enrichments struct {
 	EventFingerprint    FingerprintConfig `yaml:"event_fingerprint"`
 	AnonIP              AnonIPConfig      `yaml:"anon_ip"`
 	UAParser            UAParserConfig    `yaml:"ua_parser"`
+	UAAtomicFields      UAAtomicConfig    `yaml:"ua_atomic_fields"`
+	IPLookups           IPLookupsConfig   `yaml:"ip_lookups"`
 	RefererParser       RefererConfig     `yaml:"referer_parser"`
 	CampaignAttribution CampaignConfig    `yaml:"campaign_attribution"`
 }
@@ -83,6 +128,25 @@ type UAParserConfig struct {
 	CacheSize int `yaml:"cache_size"`
 }
 
+// UAAtomicConfig configures the atomic browser, OS and device fields
+// (br_name, br_family, br_version, br_type, br_renderengine, os_name,
+// os_family, os_manufacturer, dvce_type, dvce_ismobile), filled from the
+// user-agent parse in the vocabulary of Snowplow's user_agent_utils
+// enrichment.
+type UAAtomicConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// CacheSize is how many distinct user agents keep their fields.
+	CacheSize int `yaml:"cache_size"`
+}
+
+// IPLookupsConfig configures the geo_* and ip_* fields from MaxMind
+// databases (GeoIP2/GeoLite2 City, ISP, Domain, Connection-Type .mmdb
+// files; any subset), looked up before anon_ip hides the address.
+type IPLookupsConfig struct {
+	Enabled         bool `yaml:"enabled"`
+	iplookup.Config `yaml:",inline"`
+}
+
 // RefererConfig configures referer parsing into refr_medium/source/term.
 type RefererConfig struct {
 	Enabled bool `yaml:"enabled"`
@@ -98,7 +162,8 @@ type CampaignConfig struct {
 }
 
 // DefaultConfig enriches offline with the embedded registry only, every
-// enrichment on except IP anonymisation.
+// enrichment on except IP anonymisation and IP lookups (which need a
+// MaxMind database).
 func DefaultConfig() Config {
 	return Config{
 		RegistryTimeout: 10 * time.Second,
@@ -108,6 +173,8 @@ func DefaultConfig() Config {
 			EventFingerprint:    FingerprintConfig{Enabled: true, ExcludeParameters: []string{"cv", "eid", "nuid", "stm"}, HashAlgorithm: "MD5"},
 			AnonIP:              AnonIPConfig{Enabled: false, IPv4Octets: 1, IPv6Segments: 2},
 			UAParser:            UAParserConfig{Enabled: true, CacheSize: 10000},
+			UAAtomicFields:      UAAtomicConfig{Enabled: true, CacheSize: 10000},
+			IPLookups:           IPLookupsConfig{Config: iplookup.Config{CheckInterval: time.Minute}},
 			RefererParser:       RefererConfig{Enabled: true},
 			CampaignAttribution: CampaignConfig{Enabled: true, Config: campaign.DefaultConfig()},
 		},
@@ -140,8 +207,14 @@ func (c Config) Validate() error {
 	bad := func(key string, val any, want string) {
 		errs = append(errs, fmt.Errorf("%s: %v: %s", key, val, want))
 	}
-	for i, r := range c.Registries {
+	for i, rc := range c.Registries {
 		key := fmt.Sprintf("registries[%d]", i)
+		r := rc.URI
+		for j, p := range rc.VendorPrefixes {
+			if strings.TrimSpace(p) == "" || strings.ContainsAny(p, "/: ") {
+				bad(fmt.Sprintf("%s.vendor_prefixes[%d]", key, j), fmt.Sprintf("%q", p), "want a vendor prefix like com.gitlab")
+			}
+		}
 		switch {
 		case r == "":
 			bad(key, `""`, "want a directory or an http(s):// URL")
@@ -184,6 +257,26 @@ func (c Config) Validate() error {
 	}
 	if e.EventFingerprint.Enabled && fingerprintHashes[e.EventFingerprint.HashAlgorithm] == nil {
 		bad("enrichments.event_fingerprint.hash_algorithm", fmt.Sprintf("%q", e.EventFingerprint.HashAlgorithm), "want MD5, SHA1, SHA256, SHA384 or SHA512")
+	}
+	if e.IPLookups.Enabled {
+		ipc := e.IPLookups.Config
+		if ipc.Geo == "" && ipc.ISP == "" && ipc.Domain == "" && ipc.ConnectionType == "" {
+			bad("enrichments.ip_lookups", "enabled", "name at least one database: geo, isp, domain or connection_type")
+		}
+		for key, path := range map[string]string{"geo": ipc.Geo, "isp": ipc.ISP, "domain": ipc.Domain, "connection_type": ipc.ConnectionType} {
+			if path == "" {
+				continue
+			}
+			if st, err := os.Stat(path); err != nil || st.IsDir() {
+				bad("enrichments.ip_lookups."+key, path, "not a readable .mmdb file")
+			}
+		}
+		if ipc.CheckInterval < 0 {
+			bad("enrichments.ip_lookups.check_interval", ipc.CheckInterval, "must not be negative")
+		}
+	}
+	if e.UAAtomicFields.Enabled && e.UAAtomicFields.CacheSize <= 0 {
+		bad("enrichments.ua_atomic_fields.cache_size", e.UAAtomicFields.CacheSize, "must be positive")
 	}
 	if e.UAParser.Enabled && e.UAParser.CacheSize <= 0 {
 		bad("enrichments.ua_parser.cache_size", e.UAParser.CacheSize, "must be positive")

@@ -37,6 +37,7 @@ import (
 	"github.com/plowline/plowline/pipeline/badrow"
 	"github.com/plowline/plowline/pipeline/enrich/campaign"
 	"github.com/plowline/plowline/pipeline/enrich/iglu"
+	"github.com/plowline/plowline/pipeline/enrich/iplookup"
 	"github.com/plowline/plowline/pipeline/enrich/referer"
 	"github.com/plowline/plowline/pipeline/enrich/tp"
 	"github.com/plowline/plowline/pipeline/enrich/useragent"
@@ -68,6 +69,8 @@ type Enricher struct {
 	cfg       Config
 	resolver  *iglu.Resolver
 	ua        *useragent.Parser
+	uaAtomic  *useragent.AtomicParser
+	ipLookups *iplookup.Lookups
 	referer   *referer.Parser
 	campaign  *campaign.Config
 	fpExclude map[string]bool
@@ -150,12 +153,12 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	regs := make([]iglu.Registry, 0, len(cfg.Registries))
 	client := &http.Client{Timeout: cfg.RegistryTimeout}
-	for _, r := range cfg.Registries {
-		if strings.HasPrefix(r, "http://") || strings.HasPrefix(r, "https://") {
-			regs = append(regs, iglu.HTTPRegistry{BaseURL: r, Client: client})
-		} else {
-			regs = append(regs, iglu.DirRegistry{Root: r})
+	for _, rc := range cfg.Registries {
+		var r iglu.Registry = iglu.DirRegistry{Root: rc.URI}
+		if strings.HasPrefix(rc.URI, "http://") || strings.HasPrefix(rc.URI, "https://") {
+			r = iglu.HTTPRegistry{BaseURL: rc.URI, Client: client}
 		}
+		regs = append(regs, iglu.Ranked{Registry: r, Priority: rc.Priority, VendorPrefixes: rc.VendorPrefixes})
 	}
 	e := &Enricher{
 		cfg:      cfg,
@@ -171,6 +174,22 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	if en.UAParser.Enabled {
 		if e.ua, err = useragent.New(en.UAParser.CacheSize); err != nil {
 			return nil, err
+		}
+	}
+	if en.UAAtomicFields.Enabled {
+		p := e.ua
+		if p == nil {
+			if p, err = useragent.New(1); err != nil {
+				return nil, err
+			}
+		}
+		if e.uaAtomic, err = useragent.NewAtomic(p, en.UAAtomicFields.CacheSize); err != nil {
+			return nil, err
+		}
+	}
+	if en.IPLookups.Enabled {
+		if e.ipLookups, err = iplookup.Open(en.IPLookups.Config); err != nil {
+			return nil, fmt.Errorf("enrichments.ip_lookups: %w", err)
 		}
 	}
 	if en.RefererParser.Enabled {
@@ -194,7 +213,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Enricher, er
 	}
 	e.processor = badrow.Processor{Artifact: Artifact, Version: semver(cfg.Version)}
 	e.vEtl = "plowline-" + orDefault(cfg.Version, "dev")
-	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "referer_parser", en.RefererParser.Enabled,
+	log.Info("enricher ready", "registries", len(regs), "ua_parser", en.UAParser.Enabled, "ua_atomic_fields", en.UAAtomicFields.Enabled, "ip_lookups", en.IPLookups.Enabled, "referer_parser", en.RefererParser.Enabled,
 		"campaign_attribution", en.CampaignAttribution.Enabled, "event_fingerprint", en.EventFingerprint.Enabled, "anon_ip", en.AnonIP.Enabled)
 	return e, nil
 }
@@ -546,6 +565,24 @@ func (e *Enricher) enrichments(s *state, raw *tp.Event, page, refr *url.URL) {
 	}
 	if e.ua != nil && ev[event.Useragent] != "" {
 		ev[event.DerivedContexts] = e.ua.DerivedContexts(ev[event.Useragent])
+	}
+	if e.uaAtomic != nil && ev[event.Useragent] != "" {
+		a := e.uaAtomic.Fields(ev[event.Useragent])
+		ev[event.BrName], ev[event.BrFamily], ev[event.BrVersion], ev[event.BrType] = a.BrName, a.BrFamily, a.BrVersion, a.BrType
+		ev[event.BrRenderengine], ev[event.OSName], ev[event.OSFamily] = a.BrRenderEngine, a.OSName, a.OSFamily
+		ev[event.OSManufacturer], ev[event.DvceType], ev[event.DvceIsmobile] = a.OSManufacturer, a.DvceType, "0"
+		if a.DvceIsMobile {
+			ev[event.DvceIsmobile] = "1"
+		}
+	}
+	// IP lookups see the whole address; anon_ip hides it afterwards, as in
+	// Snowplow's order of enrichments.
+	if e.ipLookups != nil && ev[event.UserIPAddress] != "" {
+		if r, ok := e.ipLookups.Lookup(ev[event.UserIPAddress]); ok {
+			ev[event.GeoCountry], ev[event.GeoRegion], ev[event.GeoCity], ev[event.GeoZipcode] = r.Country, r.Region, r.City, r.Zipcode
+			ev[event.GeoLatitude], ev[event.GeoLongitude], ev[event.GeoRegionName], ev[event.GeoTimezone] = r.Latitude, r.Longitude, r.RegionName, r.Timezone
+			ev[event.IPIsp], ev[event.IPOrganization], ev[event.IPDomain], ev[event.IPNetspeed] = r.ISP, r.Organization, r.Domain, r.NetSpeed
+		}
 	}
 	if e.cfg.Enrichments.AnonIP.Enabled && ev[event.UserIPAddress] != "" {
 		ev[event.UserIPAddress] = anonymize(ev[event.UserIPAddress], e.cfg.Enrichments.AnonIP.IPv4Octets, e.cfg.Enrichments.AnonIP.IPv6Segments)

@@ -387,7 +387,7 @@ func TestContentTypeAndSDJFailures(t *testing.T) {
 }
 
 func TestUnstructEventAndLinkClick(t *testing.T) {
-	e, _ := newTestEnricher(t, func(c *Config) { c.Registries = []string{igluCentral} })
+	e, _ := newTestEnricher(t, func(c *Config) { c.Registries = []RegistryConfig{{URI: igluCentral}} })
 	ue := `{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1","data":{"targetUrl":"https://about.gitlab.com/pricing/"}}}`
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		out := e.Enrich(context.Background(), post(t, map[string]string{"e": "ue", "p": "web", "tv": "js-4.10.1", "ue_px": enc.EncodeToString([]byte(ue))}))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Snowplow enrich does not keep the contexts and unstruct_event JSON as the
@@ -29,58 +30,54 @@ const unstructSchema = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsons
 
 var errNotSDJ = errors.New("not the self-describing JSON shape expected")
 
-// normalizeContexts re-renders a validated contexts wrapper as Snowplow does.
+// normalizeContexts re-renders a validated contexts wrapper as Snowplow
+// does, in one pass over the bytes.
 func normalizeContexts(raw []byte) (string, error) {
 	p := jsonPrinter{in: raw, out: make([]byte, 0, len(raw)+16)}
-	_, data, err := p.sdjSpans(0, len(raw))
+	p.out = append(p.out, `{"schema":"`+ContextsSchema1+`","data":`...)
+	err := p.wrapper(func(i int) (int, error) {
+		if raw[i] != '[' {
+			return 0, errNotSDJ
+		}
+		p.out = append(p.out, '[')
+		i = p.skipWS(i + 1)
+		for n := 0; i < len(raw) && raw[i] != ']'; n++ {
+			if n > 0 {
+				if raw[i] != ',' {
+					return 0, errNotSDJ
+				}
+				p.out = append(p.out, ',')
+				i = p.skipWS(i + 1)
+			}
+			end, err := p.entity(i)
+			if err != nil {
+				return 0, err
+			}
+			i = p.skipWS(end)
+		}
+		if i >= len(raw) {
+			return 0, errNotSDJ
+		}
+		p.out = append(p.out, ']')
+		return i + 1, nil
+	})
 	if err != nil {
 		return "", err
 	}
-	p.out = append(p.out, `{"schema":"`+ContextsSchema1+`","data":[`...)
-	i, end := p.skipWS(data[0]), data[1]
-	if i >= end || raw[i] != '[' {
-		return "", errNotSDJ
-	}
-	i = p.skipWS(i + 1)
-	first := true
-	for i < end && raw[i] != ']' {
-		if !first {
-			if raw[i] != ',' {
-				return "", errNotSDJ
-			}
-			i = p.skipWS(i + 1)
-		}
-		vend, err := p.skip(i)
-		if err != nil {
-			return "", err
-		}
-		if !first {
-			p.out = append(p.out, ',')
-		}
-		if err := p.entity(i, vend); err != nil {
-			return "", err
-		}
-		first = false
-		i = p.skipWS(vend)
-	}
-	p.out = append(p.out, "]}"...)
-	return string(p.out), nil
+	p.out = append(p.out, '}')
+	return unsafe.String(unsafe.SliceData(p.out), len(p.out)), nil
 }
 
 // normalizeUnstruct re-renders a validated unstruct_event wrapper as
 // Snowplow does (the wrapper stays unstruct_event 1-0-0).
 func normalizeUnstruct(raw []byte) (string, error) {
 	p := jsonPrinter{in: raw, out: make([]byte, 0, len(raw)+16)}
-	_, data, err := p.sdjSpans(0, len(raw))
-	if err != nil {
-		return "", err
-	}
 	p.out = append(p.out, `{"schema":"`+unstructSchema+`","data":`...)
-	if err := p.entity(data[0], data[1]); err != nil {
+	if err := p.wrapper(p.entity); err != nil {
 		return "", err
 	}
 	p.out = append(p.out, '}')
-	return string(p.out), nil
+	return unsafe.String(unsafe.SliceData(p.out), len(p.out)), nil
 }
 
 // jsonPrinter copies JSON (already known to be valid) compactly, with
@@ -90,69 +87,203 @@ type jsonPrinter struct {
 	out []byte
 }
 
-// entity prints the self-describing object in [start, end) schema first.
-func (p *jsonPrinter) entity(start, end int) error {
-	schema, data, err := p.sdjSpans(start, end)
-	if err != nil {
-		return err
+// key reads the object key at i (a plain, unescaped string) and the colon
+// after it, returning the key and the start of its value.
+func (p *jsonPrinter) key(i int) (string, int, error) {
+	in := p.in
+	if i >= len(in) || in[i] != '"' {
+		return "", 0, errNotSDJ
 	}
-	p.out = append(p.out, `{"schema":`...)
-	if err := p.value(schema[0], schema[1]); err != nil {
-		return err
+	for j := i + 1; j < len(in); j++ {
+		switch in[j] {
+		case '\\':
+			return "", 0, errNotSDJ // an escaped key: not the shape expected
+		case '"':
+			k := p.skipWS(j + 1)
+			if k >= len(in) || in[k] != ':' {
+				return "", 0, errNotSDJ
+			}
+			return unsafe.String(&in[i+1], j-i-1), p.skipWS(k + 1), nil
+		}
 	}
-	p.out = append(p.out, `,"data":`...)
-	if err := p.value(data[0], data[1]); err != nil {
-		return err
-	}
-	p.out = append(p.out, '}')
-	return nil
+	return "", 0, errNotSDJ
 }
 
-// sdjSpans finds the values of "schema" and "data" in the object at
-// [start, end); any other member, or a missing one, is an error.
-func (p *jsonPrinter) sdjSpans(start, end int) (schema, data [2]int, err error) {
+// wrapper walks the top-level object: its schema is replaced by the caller
+// (already printed), its data printed by data.
+func (p *jsonPrinter) wrapper(data func(int) (int, error)) error {
 	in := p.in
-	i := p.skipWS(start)
-	if i >= end || in[i] != '{' {
-		return schema, data, errNotSDJ
+	i := p.skipWS(0)
+	if i >= len(in) || in[i] != '{' {
+		return errNotSDJ
 	}
 	i = p.skipWS(i + 1)
 	var haveS, haveD bool
-	for i < end && in[i] != '}' {
-		if haveS || haveD {
+	for n := 0; i < len(in) && in[i] != '}'; n++ {
+		if n > 0 {
 			if in[i] != ',' {
-				return schema, data, errNotSDJ
+				return errNotSDJ
 			}
 			i = p.skipWS(i + 1)
 		}
-		kend, err := p.skip(i)
-		if err != nil || in[i] != '"' {
-			return schema, data, errNotSDJ
-		}
-		key := string(in[i+1 : kend-1])
-		i = p.skipWS(kend)
-		if i >= end || in[i] != ':' {
-			return schema, data, errNotSDJ
-		}
-		i = p.skipWS(i + 1)
-		vend, err := p.skip(i)
+		k, v, err := p.key(i)
 		if err != nil {
-			return schema, data, err
+			return err
 		}
 		switch {
-		case key == "schema" && !haveS:
-			schema, haveS = [2]int{i, vend}, true
-		case key == "data" && !haveD:
-			data, haveD = [2]int{i, vend}, true
+		case k == "schema" && !haveS:
+			haveS = true
+			i, err = p.skip(v)
+		case k == "data" && !haveD:
+			haveD = true
+			i, err = data(v)
 		default:
-			return schema, data, errNotSDJ
+			return errNotSDJ
 		}
-		i = p.skipWS(vend)
+		if err != nil {
+			return err
+		}
+		i = p.skipWS(i)
 	}
-	if !haveS || !haveD {
-		return schema, data, errNotSDJ
+	if !haveS || !haveD || i >= len(in) || p.skipWS(i+1) != len(in) {
+		return errNotSDJ
 	}
-	return schema, data, nil
+	return nil
+}
+
+// entity prints the self-describing object at i, schema first, and
+// returns its end.
+func (p *jsonPrinter) entity(i int) (int, error) {
+	in := p.in
+	if i >= len(in) || in[i] != '{' {
+		return 0, errNotSDJ
+	}
+	p.out = append(p.out, `{"schema":`...)
+	mark := len(p.out)
+	i = p.skipWS(i + 1)
+	var haveS, haveD bool
+	dataFirst := false
+	for n := 0; i < len(in) && in[i] != '}'; n++ {
+		if n > 0 {
+			if in[i] != ',' {
+				return 0, errNotSDJ
+			}
+			i = p.skipWS(i + 1)
+		}
+		k, v, err := p.key(i)
+		if err != nil {
+			return 0, err
+		}
+		switch {
+		case k == "schema" && !haveS:
+			haveS = true
+			if v >= len(in) || in[v] != '"' {
+				return 0, errNotSDJ
+			}
+			if dataFirst {
+				// data was printed first: print the schema, then move it
+				// in front of the data.
+				dataEnd := len(p.out)
+				if i, err = p.printValue(v); err != nil {
+					return 0, err
+				}
+				schema := append([]byte(nil), p.out[dataEnd:]...)
+				data := append([]byte(nil), p.out[mark+len(`,"data":`):dataEnd]...)
+				p.out = append(append(append(p.out[:mark], schema...), `,"data":`...), data...)
+			} else if i, err = p.printValue(v); err != nil {
+				return 0, err
+			}
+		case k == "data" && !haveD:
+			haveD = true
+			dataFirst = !haveS
+			p.out = append(p.out, `,"data":`...)
+			if i, err = p.printValue(v); err != nil {
+				return 0, err
+			}
+		default:
+			return 0, errNotSDJ
+		}
+		i = p.skipWS(i)
+	}
+	if !haveS || !haveD || i >= len(in) {
+		return 0, errNotSDJ
+	}
+	p.out = append(p.out, '}')
+	return i + 1, nil
+}
+
+// printValue prints the value at i compactly and returns its end.
+func (p *jsonPrinter) printValue(i int) (int, error) {
+	in := p.in
+	if i >= len(in) {
+		return 0, errNotSDJ
+	}
+	switch in[i] {
+	case '"':
+		return p.strAt(i)
+	case '{', '[':
+		depth := 0
+		for i < len(in) {
+			switch c := in[i]; c {
+			case '"':
+				e, err := p.strAt(i)
+				if err != nil {
+					return 0, err
+				}
+				i = e
+				continue
+			case ' ', '\t', '\n', '\r':
+			case '{', '[':
+				depth++
+				p.out = append(p.out, c)
+			case '}', ']':
+				depth--
+				p.out = append(p.out, c)
+				if depth == 0 {
+					return i + 1, nil
+				}
+			default:
+				p.out = append(p.out, c)
+			}
+			i++
+		}
+		return 0, errNotSDJ
+	default:
+		j := i
+		for j < len(in) {
+			switch in[j] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				p.out = append(p.out, in[i:j]...)
+				return j, nil
+			}
+			j++
+		}
+		p.out = append(p.out, in[i:j]...)
+		return j, nil
+	}
+}
+
+// strAt prints the string starting at i and returns its end: as it is if
+// it holds nothing to re-escape (the common case), else decoded and
+// re-escaped.
+func (p *jsonPrinter) strAt(i int) (int, error) {
+	in := p.in
+	for j := i + 1; j < len(in); j++ {
+		c := in[j]
+		if c == '"' {
+			p.out = append(p.out, in[i:j+1]...)
+			return j + 1, nil
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			e, err := p.skip(i)
+			if err != nil {
+				return 0, err
+			}
+			p.str(in[i+1 : e-1])
+			return e, nil
+		}
+	}
+	return 0, errNotSDJ
 }
 
 func (p *jsonPrinter) skipWS(i int) int {
@@ -218,28 +349,6 @@ func (p *jsonPrinter) skip(i int) (int, error) {
 		}
 		return j, nil
 	}
-}
-
-// value prints the value in [start, end) compactly.
-func (p *jsonPrinter) value(start, end int) error {
-	in := p.in
-	for i := start; i < end; {
-		switch c := in[i]; c {
-		case ' ', '\t', '\n', '\r':
-			i++
-		case '"':
-			e, err := p.skip(i)
-			if err != nil || e > end {
-				return errNotSDJ
-			}
-			p.str(in[i+1 : e-1])
-			i = e
-		default:
-			p.out = append(p.out, c)
-			i++
-		}
-	}
-	return nil
 }
 
 const hexDigits = "0123456789abcdef"

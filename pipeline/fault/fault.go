@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -70,17 +71,23 @@ func PointNames() []string {
 }
 
 // Syntax documents the rule syntax for --help.
-const Syntax = `ACTION FRACTION FROM>TO, e.g. "drop 0.1 enriched-good>pseudonymizer" or "duplicate 5% collector>raw-good"; ACTION is drop or duplicate (dup), FRACTION is in (0, 1] or a percentage; several rules are separated by ";" or given as repeated flags`
+const Syntax = `ACTION FRACTION FROM>TO [after DURATION], e.g. "drop 0.1 enriched-good>pseudonymizer" or "duplicate 5% collector>raw-good after 2m"; ACTION is drop or duplicate (dup), FRACTION is in (0, 1] or a percentage, "after" delays the fault from the start of the run (a game day's incident start); several rules are separated by ";" or given as repeated flags`
 
 // Rule is one parsed fault.
 type Rule struct {
 	Action   Action
 	Fraction float64
 	Point    string
+	// After delays the rule: records passing before the injector is this
+	// old are left alone.
+	After time.Duration
 }
 
 // String prints the rule in the syntax ParseRules reads.
 func (r Rule) String() string {
+	if r.After > 0 {
+		return fmt.Sprintf("%s %g %s after %s", r.Action, r.Fraction, r.Point, r.After)
+	}
 	return fmt.Sprintf("%s %g %s", r.Action, r.Fraction, r.Point)
 }
 
@@ -120,10 +127,18 @@ func ParseRules(specs []string) ([]Rule, error) {
 
 func parseRule(s string) (Rule, error) {
 	f := strings.Fields(s)
+	var r Rule
+	if len(f) == 5 && strings.EqualFold(f[3], "after") {
+		d, err := time.ParseDuration(f[4])
+		if err != nil || d < 0 {
+			return Rule{}, fmt.Errorf("fault %q: delay %q is not a duration such as 30s or 2m", s, f[4])
+		}
+		r.After = d
+		f = f[:3]
+	}
 	if len(f) != 3 {
 		return Rule{}, fmt.Errorf("fault %q: want %s", s, Syntax)
 	}
-	var r Rule
 	switch strings.ToLower(f[0]) {
 	case "drop":
 		r.Action = Drop
@@ -159,6 +174,7 @@ type Injector struct {
 
 type point struct {
 	rule    Rule
+	start   time.Time // the rule acts on records passing from then on
 	mu      sync.Mutex
 	rng     *rand.Rand
 	seen    uint64
@@ -188,11 +204,13 @@ func New(rules []Rule, seed uint64, reg prometheus.Registerer, log *slog.Logger)
 		h.Write([]byte(r.Point))
 		in.points[r.Point] = &point{
 			rule:   r,
+			start:  time.Now().Add(r.After),
 			rng:    rand.New(rand.NewPCG(seed, h.Sum64())),
 			metric: vec.WithLabelValues(r.Point, string(r.Action)),
 		}
 		in.order = append(in.order, r.Point)
-		log.Warn("fault injection enabled", "action", r.Action, "fraction", r.Fraction, "point", r.Point, "seed", seed)
+		log.Warn("fault injection enabled", "action", r.Action, "fraction", r.Fraction, "point", r.Point, "seed", seed,
+			"starts", in.points[r.Point].start.UTC().Format(time.RFC3339Nano))
 	}
 	return in, nil
 }
@@ -208,6 +226,12 @@ func (in *Injector) Active(point string) bool {
 
 // decide picks each item's fate, calling keep with how many copies pass (0, 1 or 2).
 func (p *point) decide(n int, keep func(i, copies int)) {
+	if time.Now().Before(p.start) {
+		for i := 0; i < n; i++ {
+			keep(i, 1)
+		}
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := 0; i < n; i++ {
@@ -308,7 +332,9 @@ func (s *sink) Buffered() (used, limit int64) {
 
 // Count is what one rule did.
 type Count struct {
-	Rule    Rule
+	Rule Rule
+	// Start is when the rule began to act (the run's start plus After).
+	Start   time.Time
 	Seen    uint64
 	Changed uint64
 }
@@ -322,7 +348,7 @@ func (in *Injector) Counts() []Count {
 	for _, name := range in.order {
 		p := in.points[name]
 		p.mu.Lock()
-		out = append(out, Count{Rule: p.rule, Seen: p.seen, Changed: p.changed})
+		out = append(out, Count{Rule: p.rule, Start: p.start, Seen: p.seen, Changed: p.changed})
 		p.mu.Unlock()
 	}
 	return out

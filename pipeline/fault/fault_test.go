@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -175,4 +176,38 @@ func FuzzParseRules(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAfterDelaysTheRule: a rule with "after" leaves records alone until
+// the delay has passed, then acts; the delay prints back and bad delays
+// are refused by value.
+func TestAfterDelaysTheRule(t *testing.T) {
+	rules, err := ParseRules([]string{"drop 1 collector>raw-good after 200ms"})
+	if err != nil || len(rules) != 1 || rules[0].After != 200*time.Millisecond {
+		t.Fatalf("rules %v, err %v", rules, err)
+	}
+	if got := rules[0].String(); got != "drop 1 collector>raw-good after 200ms" {
+		t.Errorf("String() = %q", got)
+	}
+	for _, bad := range []string{"drop 1 collector>raw-good after soon", "drop 1 collector>raw-good after -1s", "drop 1 collector>raw-good before 1s"} {
+		if _, err := ParseRules([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	in, err := New(rules, 1, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []stream.Record{{Data: []byte("a")}, {Data: []byte("b")}}
+	if got := in.Records("collector>raw-good", recs); len(got) != 2 {
+		t.Fatalf("before the delay %d of 2 records passed", len(got))
+	}
+	start := in.Counts()[0].Start
+	time.Sleep(time.Until(start) + 10*time.Millisecond)
+	if got := in.Records("collector>raw-good", recs); len(got) != 0 {
+		t.Fatalf("after the delay %d records passed a drop-1 rule", len(got))
+	}
+	if c := in.Counts()[0]; c.Seen != 2 || c.Changed != 2 {
+		t.Errorf("counts %+v: want the 2 records after the delay seen and dropped", c)
+	}
 }

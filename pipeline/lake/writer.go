@@ -22,6 +22,7 @@ import (
 
 	"github.com/plowline/plowline/metricname"
 	"github.com/plowline/plowline/pipeline/stream"
+	"github.com/plowline/plowline/pipeline/windowcount"
 )
 
 // Firehose's bounds for its S3 buffering hints; the writer enforces the same
@@ -58,6 +59,13 @@ type WriterConfig struct {
 	// OnPut, if set, is called after each object is stored, with its key
 	// and record count: the S3 event notification the loader listens to.
 	OnPut func(key string, records int)
+	// Counts, if set, counts the records of every stored object at
+	// CountNode by their event time (collector_tstamp, bad-row failure
+	// timestamp) once the object is in the store: the same basis the
+	// object-store and warehouse nodes count on, so a record the writer
+	// buffers across a window boundary is not counted in the wrong window.
+	Counts    *windowcount.Counts
+	CountNode string
 }
 
 // DefaultWriterConfig returns small local buffering hints (5 MiB / 10 s):
@@ -93,6 +101,7 @@ type batch struct {
 	records int
 	first   time.Time // arrival of the first record: names the object
 	seq     uint64
+	tally   windowcount.Tally
 }
 
 // Writer is a Firehose-like delivery stream into S3. It implements
@@ -117,6 +126,7 @@ type Writer struct {
 	first    time.Time
 	timer    *time.Timer
 	seq      uint64
+	tally    windowcount.Tally // event times of the buffer's records (Counts set)
 	closed   bool
 	pending  int64 // bytes accepted and not yet put (buffer + queued + in flight)
 	pendingN int64
@@ -226,6 +236,9 @@ func (w *Writer) Put(ctx context.Context, records []stream.Record) error {
 				added++
 			}
 			w.records++
+			if w.cfg.Counts != nil {
+				w.tally.Record(r.Data, w.cfg.Now())
+			}
 			w.pending += added
 			w.pendingN++
 			n++
@@ -275,7 +288,8 @@ func (w *Writer) sealLocked() batch {
 		w.timer.Stop()
 		w.timer = nil
 	}
-	b := batch{data: w.buf.Bytes(), records: w.records, first: w.first, seq: w.seq}
+	b := batch{data: w.buf.Bytes(), records: w.records, first: w.first, seq: w.seq, tally: w.tally}
+	w.tally = windowcount.Tally{}
 	w.seq++
 	w.buf = bytes.NewBuffer(make([]byte, 0, min(int(w.cfg.BufferBytes)+64<<10, 8<<20)))
 	w.records = 0
@@ -306,6 +320,7 @@ func (w *Writer) deliver() {
 		} else {
 			w.objects.Inc()
 			w.recordsOut.Add(float64(b.records))
+			b.tally.AddTo(w.cfg.Counts, w.cfg.CountNode)
 			w.bytesOut.Add(float64(zbuf.Len()))
 			if w.cfg.OnPut != nil {
 				w.cfg.OnPut(key, b.records)

@@ -35,6 +35,7 @@ func (p *Pipeline) newDelivery(src *stream.Memory, prefix string, pseudo *pseudo
 	wc := lake.DefaultWriterConfig(p.cfg.Bucket, prefix, name)
 	wc.BufferBytes, wc.BufferInterval = p.cfg.BufferBytes, p.cfg.BufferInterval
 	wc.OnPut = func(key string, _ int) { p.loader.Notify(key) }
+	wc.Counts, wc.CountNode = p.win, CountLake(prefix)
 	w, err := lake.NewWriter(wc, client, wm, p.log)
 	if err != nil {
 		return nil, err
@@ -69,18 +70,25 @@ func (d *delivery) run() {
 		recs = d.p.inj.Records(point, recs)
 		good := make([]stream.Record, 0, len(recs))
 		var failed []stream.Record
+		var okIn, failedIn [][]byte
 		for _, r := range recs {
 			out, err := d.pseudo.Transform(nil, r.Data)
 			if err != nil {
 				d.ko.Inc()
+				failedIn = append(failedIn, r.Data)
 				// The reason never quotes the line's values.
 				d.p.log.Warn("record processing failed", "delivery_stream", d.name, "reason", err.Error())
 				failed = append(failed, stream.Record{Data: processingFailed(d.name, r.Data, err)})
 				continue
 			}
 			d.ok.Inc()
+			okIn = append(okIn, r.Data)
 			good = append(good, stream.Record{Data: out})
 		}
+		// Counted by the input's event time: the same time the output
+		// keeps (collector_tstamp, failure timestamp).
+		d.p.win.AddRecords(CountPseudonymizer(shortName(d.name), true), okIn)
+		d.p.win.AddRecords(CountPseudonymizer(shortName(d.name), false), failedIn)
 		if len(good) > 0 {
 			if err := d.out.Put(ctx, good); err != nil {
 				d.p.log.Error("pseudonymized records lost", "delivery_stream", d.name, "records", len(good), "err", err)

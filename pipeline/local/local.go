@@ -40,6 +40,7 @@ import (
 	"github.com/plowline/plowline/pipeline/micro"
 	"github.com/plowline/plowline/pipeline/pseudonymize"
 	"github.com/plowline/plowline/pipeline/stream"
+	"github.com/plowline/plowline/pipeline/windowcount"
 )
 
 // GitLab's stream names.
@@ -87,6 +88,9 @@ type Config struct {
 	Faults    []fault.Rule
 	FaultSeed uint64
 
+	// CountWindow is the window of the event-time counts served at
+	// /metrics/windows (the exporter's window; default 1m).
+	CountWindow time.Duration
 	// Micro, when set, receives the enricher's output and the collector's
 	// bad rows, and Snowplow Micro's API over it is served on the
 	// collector's listener (see pipeline/micro and docs/micro.md).
@@ -117,14 +121,20 @@ func DefaultConfig() Config {
 
 // Info says where the running pipeline's parts are.
 type Info struct {
-	CollectorURL  string
-	MetricsURL    string
-	WebAddress    string
-	DataDir       string
-	S3Endpoint    string
-	Bucket        string
-	WarehousePath string
-	KeyPath       string
+	CollectorURL string
+	MetricsURL   string
+	// WindowsURL serves every node's event-time counts per window
+	// (package windowcount), what the exporter reconciles.
+	WindowsURL string
+	// BufferInterval is the batch writers' (the exporter's settling
+	// budget follows from it).
+	BufferInterval time.Duration
+	WebAddress     string
+	DataDir        string
+	S3Endpoint     string
+	Bucket         string
+	WarehousePath  string
+	KeyPath        string
 	// MicroURL is the Micro API's base (…/micro), empty when it is off.
 	MicroURL string
 }
@@ -137,6 +147,7 @@ type Pipeline struct {
 	reg  *prometheus.Registry
 	mux  *http.ServeMux
 	inj  *fault.Injector
+	win  *windowcount.Counts
 
 	s3        *lake.LocalS3
 	wh        *lake.Warehouse
@@ -203,6 +214,14 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CountWindow <= 0 {
+		cfg.CountWindow = time.Minute
+	}
+	p.win = windowcount.New(cfg.CountWindow, 0)
+	p.win.Declare(CountNodes()...)
+	winReg := prometheus.NewRegistry()
+	winReg.MustRegister(p.win, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.mux.Handle("/metrics/windows", promhttp.HandlerFor(winReg, promhttp.HandlerOpts{Registry: winReg}))
 	if cfg.Micro != nil {
 		if err := cfg.Micro.Register(p.reg); err != nil {
 			return nil, err
@@ -317,6 +336,10 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
+	p.coll.SetAcceptHook(func(at time.Time, events, badRows int) {
+		p.win.Add(CountCollectorGood, at, events)
+		p.win.Add(CountCollectorBad, at, badRows)
+	})
 	cln, err := net.Listen("tcp", cfg.CollectorAddress)
 	if err != nil {
 		return nil, fmt.Errorf("collector listen address %s: %w", cfg.CollectorAddress, err)
@@ -338,14 +361,16 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	go func() { p.webErr <- serve(p.webSrv, wln) }()
 
 	p.info = Info{
-		CollectorURL:  "http://" + displayAddr(cln.Addr()),
-		WebAddress:    wln.Addr().String(),
-		MetricsURL:    "http://" + displayAddr(wln.Addr()) + "/metrics",
-		DataDir:       cfg.DataDir,
-		S3Endpoint:    p.s3.Endpoint(),
-		Bucket:        cfg.Bucket,
-		WarehousePath: whPath,
-		KeyPath:       keyPath,
+		CollectorURL:   "http://" + displayAddr(cln.Addr()),
+		WebAddress:     wln.Addr().String(),
+		MetricsURL:     "http://" + displayAddr(wln.Addr()) + "/metrics",
+		WindowsURL:     "http://" + displayAddr(wln.Addr()) + "/metrics/windows",
+		BufferInterval: cfg.BufferInterval,
+		DataDir:        cfg.DataDir,
+		S3Endpoint:     p.s3.Endpoint(),
+		Bucket:         cfg.Bucket,
+		WarehousePath:  whPath,
+		KeyPath:        keyPath,
 	}
 	if cfg.Micro != nil {
 		p.info.MicroURL = p.info.CollectorURL + "/micro"
@@ -455,6 +480,7 @@ func (p *Pipeline) enrichLoop(en *enrich.Enricher, good, bad stream.Sink) {
 			for _, line := range out.Bad {
 				b = append(b, stream.Record{Data: line})
 			}
+			p.countEnriched(r.Data, out.Good, out.Bad)
 		}
 		// The in-memory streams only fail once closed, which happens after
 		// every enricher worker is done; a failure here is a bug worth

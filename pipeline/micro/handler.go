@@ -1,6 +1,7 @@
 package micro
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -193,22 +194,62 @@ type BadFilters struct {
 	Limit   *int    `json:"limit"`
 }
 
-// GoodEvent is Micro's GoodEvent, the element of /micro/good's array.
-type GoodEvent struct {
-	RawEvent  *rawEventJSON   `json:"rawEvent"`
-	EventType *string         `json:"eventType"`
-	Schema    *string         `json:"schema"`
-	Contexts  []string        `json:"contexts"`
-	Event     json.RawMessage `json:"event"`
+// A GoodEvent, the element of /micro/good's array, is Micro's: rawEvent,
+// eventType, schema, contexts, event (see docs/micro.md). A BadEvent, the
+// element of /micro/bad's, is collectorPayload, rawEvent and errors (a
+// headline, then the bad row). Both are written member by member: the
+// enriched event and the raw event are JSON already, and re-encoding
+// thousands of them through encoding/json would cost more than the rest.
+
+// arrayWriter streams a JSON array of elements to the client.
+type arrayWriter struct {
+	w   *bufio.Writer
+	buf []byte
+	n   int
 }
 
-// BadEvent is Micro's BadEvent, the element of /micro/bad's array: the
-// request, the raw event when the failure concerns one, and the errors,
-// the bad row itself last.
-type BadEvent struct {
-	CollectorPayload *collectorPayloadJSON `json:"collectorPayload"`
-	RawEvent         *rawEventJSON         `json:"rawEvent"`
-	Errors           []string              `json:"errors"`
+func newArrayWriter(w http.ResponseWriter) *arrayWriter {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	a := &arrayWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	a.w.WriteByte('[')
+	return a
+}
+
+// element writes buf as the next element.
+func (a *arrayWriter) element(buf []byte) {
+	if a.n > 0 {
+		a.w.WriteByte(',')
+	}
+	a.n++
+	a.w.Write(buf)
+}
+
+func (a *arrayWriter) close() {
+	a.w.WriteByte(']')
+	a.w.Flush()
+}
+
+// appendMember appends ,"name": (or "name": first) and the value, "null"
+// for nil.
+func appendMember(dst []byte, first bool, name string, v []byte) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	if v == nil {
+		return append(dst, "null"...)
+	}
+	return append(dst, v...)
+}
+
+func stringPtrJSON(s *string) []byte {
+	if s == nil {
+		return nil
+	}
+	return event.AppendJSONString(nil, *s)
 }
 
 func (f *GoodFilters) keep(in eventInfo) bool {
@@ -240,11 +281,12 @@ func (h *handler) good(w http.ResponseWriter, r *http.Request, post, pseudo bool
 		return
 	}
 	goods, _ := h.s.snapshot()
-	out := []GoodEvent{}
+	out := newArrayWriter(w)
+	defer out.close()
 	var ev event.Event
-	var buf []byte
+	var buf, evBuf []byte
 	for _, g := range goods {
-		if f.Limit != nil && len(out) >= *f.Limit {
+		if f.Limit != nil && out.n >= *f.Limit {
 			break
 		}
 		line := g.line
@@ -266,19 +308,23 @@ func (h *handler) good(w http.ResponseWriter, r *http.Request, post, pseudo bool
 		if !f.keep(in) {
 			continue
 		}
-		ge := GoodEvent{EventType: in.EventType, Schema: in.Schema, Contexts: in.Contexts}
-		buf = appendEvent(buf[:0], &ev)
-		ge.Event = json.RawMessage(bytes.Clone(buf))
+		var raw []byte
 		if !pseudo {
 			// Raw parameters are in clear: only the clear view has them.
 			g.p.parse()
 			if g.idx < len(g.p.goodJSON) {
-				ge.RawEvent = g.p.goodJSON[g.idx]
+				raw = g.p.goodJSON[g.idx]
 			}
 		}
-		out = append(out, ge)
+		evBuf = appendEvent(evBuf[:0], &ev)
+		buf = append(buf[:0], '{')
+		buf = appendMember(buf, true, "rawEvent", raw)
+		buf = appendMember(buf, false, "eventType", stringPtrJSON(in.EventType))
+		buf = appendMember(buf, false, "schema", stringPtrJSON(in.Schema))
+		buf = appendMember(buf, false, "contexts", mustJSON(in.Contexts))
+		buf = appendMember(buf, false, "event", evBuf)
+		out.element(append(buf, '}'))
 	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // badHeadline is the first error of a BadEvent, Micro's words for the stage
@@ -302,23 +348,27 @@ func (h *handler) bad(w http.ResponseWriter, r *http.Request, post, pseudo bool)
 		return
 	}
 	_, bads := h.s.snapshot()
-	out := []BadEvent{}
+	out := newArrayWriter(w)
+	defer out.close()
+	var buf []byte
 	for _, b := range bads {
-		if f.Limit != nil && len(out) >= *f.Limit {
+		if f.Limit != nil && out.n >= *f.Limit {
 			break
 		}
-		var be BadEvent
+		var cp, raw []byte
 		if b.p != nil {
 			b.p.parse()
 			if b.p.cp != nil {
-				be.CollectorPayload = b.p.collectorPayloadOut
+				cp = b.p.collectorPayloadOut
+				// Micro's filters look at the payload's adapter; a row
+				// without a payload matches any.
+				if f.Vendor != nil && b.p.api.Vendor != *f.Vendor || f.Version != nil && b.p.api.Version != *f.Version {
+					continue
+				}
 			}
 			if b.idx < len(b.p.badJSON) {
-				be.RawEvent = b.p.badJSON[b.idx]
+				raw = b.p.badJSON[b.idx]
 			}
-		}
-		if cp := be.CollectorPayload; cp != nil && (f.Vendor != nil && cp.API.Vendor != *f.Vendor || f.Version != nil && cp.API.Version != *f.Version) {
-			continue
 		}
 		row := b.row
 		if pseudo {
@@ -329,12 +379,14 @@ func (h *handler) bad(w http.ResponseWriter, r *http.Request, post, pseudo bool)
 			}
 			row = string(t)
 			// The request and the raw event are in clear.
-			be.CollectorPayload, be.RawEvent = nil, nil
+			cp, raw = nil, nil
 		}
-		be.Errors = []string{badHeadline(b.typ), row}
-		out = append(out, be)
+		buf = append(buf[:0], '{')
+		buf = appendMember(buf, true, "collectorPayload", cp)
+		buf = appendMember(buf, false, "rawEvent", raw)
+		buf = appendMember(buf, false, "errors", mustJSON([]string{badHeadline(b.typ), row}))
+		out.element(append(buf, '}'))
 	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // iglu answers /micro/iglu/{vendor}/{name}/jsonschema/{version} with the

@@ -87,6 +87,16 @@ func (ps params) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// mustJSON marshals the API's own types, which cannot fail to encode
+// (strings, string slices, and params, whose encoder returns no error).
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte("null")
+	}
+	return b
+}
+
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -115,14 +125,14 @@ type payloadRef struct {
 	// (nil: none), collectorPayloadOut the request.
 	goodIDs             []string
 	badRows             []string
-	goodJSON, badJSON   []*rawEventJSON
-	collectorPayloadOut *collectorPayloadJSON
+	goodJSON, badJSON   [][]byte
+	collectorPayloadOut []byte
 }
 
 func (p *payloadRef) parse() {
 	p.once.Do(func() {
 		// A per-event bad row carries its raw event itself.
-		p.badJSON = make([]*rawEventJSON, len(p.badRows))
+		p.badJSON = make([][]byte, len(p.badRows))
 		claimedIDs := map[string]bool{}
 		raws := make([]*badRowRaw, len(p.badRows))
 		for i, row := range p.badRows {
@@ -136,10 +146,10 @@ func (p *payloadRef) parse() {
 		}
 		for i, r := range raws {
 			if r != nil {
-				p.badJSON[i] = r.rawEvent(p.cp)
+				p.badJSON[i] = mustJSON(r.rawEvent(p.cp))
 			}
 		}
-		p.goodJSON = make([]*rawEventJSON, len(p.goodIDs))
+		p.goodJSON = make([][]byte, len(p.goodIDs))
 		if p.cp == nil {
 			return
 		}
@@ -152,10 +162,10 @@ func (p *payloadRef) parse() {
 		case len(fails) > 0:
 			p.api = apiJSON{Vendor: fails[0].Vendor, Version: fails[0].Version}
 		}
-		p.collectorPayloadOut = p.collectorPayload()
+		p.collectorPayloadOut = mustJSON(p.collectorPayload())
 		for i, r := range p.matchGood(claimedIDs) {
 			if r >= 0 {
-				p.goodJSON[i] = p.rawEvent(&p.events[r])
+				p.goodJSON[i] = mustJSON(p.rawEvent(&p.events[r]))
 			}
 		}
 	})

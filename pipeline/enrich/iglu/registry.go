@@ -106,7 +106,11 @@ const EmbeddedName = "embedded"
 // Embedded returns the registry compiled into the binary: the Snowplow
 // wrappers (payload_data, contexts, unstruct_event), the contexts and
 // events the JavaScript and Node trackers send by default, the derived
-// contexts the enricher adds, and GitLab's standard context.
+// contexts the enricher adds, and a gitlab_standard 1-0-9 context. That
+// last one was written for plowline from GitLab's published field list:
+// it is not GitLab's schema of that version (real GitLab events carry
+// gitlab_standard 1-1-x and other com.gitlab schemas from GitLab's own
+// Iglu registry, which a configured registry serves before this one).
 func Embedded() Registry {
 	return fsRegistry{name: EmbeddedName, fsys: embeddedFS, root: "embedded/schemas"}
 }

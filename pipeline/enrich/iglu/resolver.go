@@ -34,7 +34,10 @@ type Options struct {
 // Resolver finds schemas in an ordered list of registries and validates
 // instances against them. It is safe for concurrent use.
 //
-// Order: the configured registries in order, then the embedded registry.
+// Order: the configured registries — those whose vendor prefixes match the
+// schema's vendor first, then by priority, then in configuration order
+// (Ranked; as Snowplow's resolver configuration) — then the embedded
+// registry.
 // The protocol wrappers and the enricher's own derived contexts (see
 // pinnedToEmbedded) are looked up in the embedded registry first: they are
 // part of the tracker protocol, must work offline, and a registry outage
@@ -75,16 +78,14 @@ var pinnedToEmbedded = map[string]bool{
 }
 
 func (r *Resolver) order(key SchemaKey) []Registry {
+	regs := prioritize(r.regs, key.Vendor)
 	if r.embedded == nil {
-		return r.regs
+		return regs
 	}
-	out := make([]Registry, 0, len(r.regs)+1)
 	if pinnedToEmbedded[key.Vendor+"/"+key.Name] {
-		out = append(out, r.embedded)
-		return append(out, r.regs...)
+		return append([]Registry{r.embedded}, regs...)
 	}
-	out = append(out, r.regs...)
-	return append(out, r.embedded)
+	return append(regs, r.embedded)
 }
 
 // LookupError is one registry's answer in a failed resolution.

@@ -97,3 +97,41 @@ func TestKnownFamilies(t *testing.T) {
 		t.Error("free text accepted as a family version")
 	}
 }
+
+// UserAgentUtilsEnrichmentSpec's "parse useragent" cases, then common
+// current agents.
+func TestAtomicFieldsAsUserAgentUtils(t *testing.T) {
+	p, err := New(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAtomic(p, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]Atomic{
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/33.0.1750.152 Safari/537.36": {
+			BrName: "Chrome 33", BrFamily: "Chrome", BrVersion: "33.0.1750.152", BrType: "Browser", BrRenderEngine: "WEBKIT",
+			OSName: "Mac OS X", OSFamily: "Mac OS X", OSManufacturer: "Apple Inc.", DvceType: "Computer"},
+		"Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0": {
+			BrName: "Internet Explorer 11", BrFamily: "Internet Explorer", BrVersion: "11.0", BrType: "Browser", BrRenderEngine: "TRIDENT",
+			OSName: "Windows 7", OSFamily: "Windows", OSManufacturer: "Microsoft Corporation", DvceType: "Computer"},
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1": {
+			BrName: "Safari 17", BrFamily: "Safari", BrVersion: "17.1", BrType: "Browser (mobile)", BrRenderEngine: "WEBKIT",
+			OSName: "iOS 17", OSFamily: "iOS", OSManufacturer: "Apple Inc.", DvceType: "Mobile", DvceIsMobile: true},
+		"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0": {
+			BrName: "Firefox 120", BrFamily: "Firefox", BrVersion: "120.0", BrType: "Browser", BrRenderEngine: "GECKO",
+			OSName: "Linux", OSFamily: "Linux", OSManufacturer: "Other", DvceType: "Computer"},
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)": {
+			BrName: "Googlebot 2", BrFamily: "Googlebot", BrVersion: "2.1", BrType: "Robot", BrRenderEngine: "OTHER",
+			OSName: "Other", OSFamily: "Other", OSManufacturer: "Other", DvceType: "Unknown"},
+	}
+	for agent, want := range cases {
+		if got := a.Fields(agent); *got != want {
+			t.Errorf("%s\n got %+v\nwant %+v", agent, *got, want)
+		}
+		if a.Fields(agent) != a.Fields(agent) {
+			t.Errorf("not cached: %s", agent)
+		}
+	}
+}
