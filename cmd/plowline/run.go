@@ -91,6 +91,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	bufSize := fs.String("lake.buffer-size", "5MiB", "batch writers flush a buffer when it holds this much (`size`, uncompressed; Firehose: 1MiB..128MiB)")
 	bufInterval := fs.Duration("lake.buffer-interval", def.BufferInterval, "batch writers flush a buffer this long after its first record (`duration`; Firehose: 60s..900s)")
 	capacity := fs.Int("stream.capacity", def.StreamCapacity, "capacity of each in-memory stream in `records`; when raw-good is full the collector answers 503")
+	capacityBytes := fs.String("stream.capacity-bytes", sizeString(def.StreamCapacityBytes), "capacity of each in-memory stream in bytes of record data (`size`); with --stream.capacity, whichever is reached first; this bounds memory")
 	demoOn := fs.Bool("demo", false, "also send a steady stream of realistic demo events (some invalid) to the collector")
 	demoRate := fs.Float64("demo.rate", 20, "demo `events` per second")
 	demoInvalid := fs.Float64("demo.invalid-fraction", 0.05, "`fraction` of demo events built to become bad rows")
@@ -155,6 +156,7 @@ Flags:
 		if !set["stream.capacity"] && fc.StreamCapacity != 0 {
 			*capacity = fc.StreamCapacity
 		}
+		str("stream.capacity-bytes", capacityBytes, fc.StreamCapacityBytes)
 		if !set["shutdown-timeout"] && fc.ShutdownTimeout != 0 {
 			*shutdownTimeout = fc.ShutdownTimeout
 		}
@@ -224,6 +226,9 @@ Flags:
 		return usageErr("--stream.capacity %d: want at least 1", *capacity)
 	}
 	cfg.StreamCapacity = *capacity
+	if cfg.StreamCapacityBytes, err = byteSize(*capacityBytes); err != nil {
+		return usageErr("--stream.capacity-bytes %q: %v", *capacityBytes, err)
+	}
 	if *shutdownTimeout <= 0 {
 		return usageErr("--shutdown-timeout %s: want a positive duration", *shutdownTimeout)
 	}

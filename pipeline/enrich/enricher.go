@@ -282,6 +282,10 @@ func (e *Enricher) Enrich(ctx context.Context, record []byte) Output {
 	}
 	events, fails := e.parse(ctx, cp, now, &out)
 	for _, f := range fails {
+		if f.Kind == tp.SizeViolation {
+			e.addBad(&out, badrow.NewSizeViolation(e.processor, now, 0, f.ActualBytes, f.Expectation, f.Body))
+			continue
+		}
 		cpj := e.collectorPayloadJSON(cp, f)
 		if f.Kind == tp.AdapterFailure {
 			e.addBad(&out, badrow.NewAdapterFailures(e.processor, now, f.Messages, cpj))

@@ -63,7 +63,7 @@ func (d *delivery) run() {
 	ctx := context.Background()
 	point := shortName(d.name) + ">pseudonymizer"
 	for {
-		recs, err := d.src.Read(ctx, 500)
+		recs, err := d.src.ReadUpTo(ctx, 500, readBytes)
 		if err != nil {
 			return // closed and drained
 		}

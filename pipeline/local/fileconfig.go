@@ -24,6 +24,7 @@ type FileConfig struct {
 	EnrichConfig           string        `yaml:"enrich_config"`
 	Allowlist              string        `yaml:"allowlist"`
 	StreamCapacity         int           `yaml:"stream_capacity"`
+	StreamCapacityBytes    string        `yaml:"stream_capacity_bytes"`
 	ShutdownTimeout        time.Duration `yaml:"shutdown_timeout"`
 	Lake                   struct {
 		BufferSize     string        `yaml:"buffer_size"`
@@ -46,6 +47,7 @@ collector_config: ""        # plowline collector's YAML
 enrich_config: ""           # plowline enrich's YAML
 allowlist: ""               # pseudonymization allowlist YAML
 stream_capacity: 2000
+stream_capacity_bytes: 8MiB # per stream; what bounds memory
 shutdown_timeout: 1m
 lake:
   buffer_size: 5MiB

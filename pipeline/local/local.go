@@ -51,6 +51,11 @@ const (
 	StreamEnrichedBad  = "snowplow-enriched-bad"
 )
 
+// DefaultStreamCapacityBytes is each in-memory stream's default capacity in
+// bytes: a few hundred tracker batches, enough to smooth bursts at 20,000
+// events/s while keeping the four streams within 32 MiB together.
+const DefaultStreamCapacityBytes = 8 << 20
+
 // DefaultBucket is the embedded object store's bucket, named as GitLab's.
 const DefaultBucket = "gitlab-com-snowplow-events"
 
@@ -79,6 +84,10 @@ type Config struct {
 	BufferInterval time.Duration
 	// StreamCapacity is each in-memory stream's capacity in records.
 	StreamCapacity int
+	// StreamCapacityBytes is each in-memory stream's capacity in bytes of
+	// record data (what bounds memory; a record larger than it passes
+	// alone). 0 means DefaultStreamCapacityBytes.
+	StreamCapacityBytes int64
 	// EnrichWorkers and DeliveryWorkers default to GOMAXPROCS.
 	EnrichWorkers   int
 	DeliveryWorkers int
@@ -106,16 +115,17 @@ type Config struct {
 // metrics on 127.0.0.1:9090, 5 MiB / 10 s batch buffers.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:          "plowline-data",
-		CollectorAddress: "127.0.0.1:8080",
-		WebAddress:       "127.0.0.1:9090",
-		Collector:        collector.DefaultConfig(),
-		Enrich:           enrich.DefaultConfig(),
-		Bucket:           DefaultBucket,
-		BufferBytes:      5 << 20,
-		BufferInterval:   10 * time.Second,
-		StreamCapacity:   2000,
-		FaultSeed:        1,
+		DataDir:             "plowline-data",
+		CollectorAddress:    "127.0.0.1:8080",
+		WebAddress:          "127.0.0.1:9090",
+		Collector:           collector.DefaultConfig(),
+		Enrich:              enrich.DefaultConfig(),
+		Bucket:              DefaultBucket,
+		BufferBytes:         5 << 20,
+		BufferInterval:      10 * time.Second,
+		StreamCapacity:      2000,
+		StreamCapacityBytes: DefaultStreamCapacityBytes,
+		FaultSeed:           1,
 	}
 }
 
@@ -178,6 +188,9 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	}
 	if cfg.StreamCapacity < 1 {
 		cfg.StreamCapacity = 2000
+	}
+	if cfg.StreamCapacityBytes < 1 {
+		cfg.StreamCapacityBytes = DefaultStreamCapacityBytes
 	}
 	if cfg.EnrichWorkers < 1 {
 		cfg.EnrichWorkers = runtime.GOMAXPROCS(0)
@@ -274,10 +287,10 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	cleanup = append(cleanup, func() { lcancel(); p.loaderWG.Wait() })
 
 	// Streams.
-	p.rawGood = stream.NewMemory(StreamRawGood, cfg.StreamCapacity)
-	p.rawBad = stream.NewMemory(StreamRawBad, cfg.StreamCapacity)
-	p.enrGood = stream.NewMemory(StreamEnrichedGood, cfg.StreamCapacity)
-	p.enrBad = stream.NewMemory(StreamEnrichedBad, cfg.StreamCapacity)
+	p.rawGood = stream.NewMemoryBytes(StreamRawGood, cfg.StreamCapacity, cfg.StreamCapacityBytes)
+	p.rawBad = stream.NewMemoryBytes(StreamRawBad, cfg.StreamCapacity, cfg.StreamCapacityBytes)
+	p.enrGood = stream.NewMemoryBytes(StreamEnrichedGood, cfg.StreamCapacity, cfg.StreamCapacityBytes)
+	p.enrBad = stream.NewMemoryBytes(StreamEnrichedBad, cfg.StreamCapacity, cfg.StreamCapacityBytes)
 	cleanup = append(cleanup, func() {
 		// Closed streams end the stage goroutines started below.
 		for _, m := range []*stream.Memory{p.rawGood, p.rawBad, p.enrGood, p.enrBad} {
@@ -463,38 +476,43 @@ func (p *Pipeline) Err() <-chan error {
 func (p *Pipeline) enrichLoop(en *enrich.Enricher, good, bad stream.Sink) {
 	ctx := context.Background()
 	for {
-		recs, err := p.rawGood.Read(ctx, 100)
+		// A bounded read, and each record's output put before the next
+		// record is enriched: what a worker holds is at most readBytes of
+		// input plus one record's output, not 100 records' expansion.
+		recs, err := p.rawGood.ReadUpTo(ctx, 100, readBytes)
 		if err != nil {
 			return // ErrClosed: the collector is gone and the stream is empty
 		}
 		recs = p.inj.Records("raw-good>enricher", recs)
-		var g, b []stream.Record
-		for _, r := range recs {
+		for i, r := range recs {
 			out := en.Enrich(ctx, r.Data)
+			recs[i] = stream.Record{} // done with it: let it go
 			if p.cfg.Micro != nil {
 				p.cfg.Micro.AddEnriched(r.Data, out)
 			}
-			for _, line := range out.Good {
-				g = append(g, stream.Record{Data: line})
-			}
-			for _, line := range out.Bad {
-				b = append(b, stream.Record{Data: line})
-			}
 			p.countEnriched(r.Data, out.Good, out.Bad)
+			p.putLines(ctx, good, StreamEnrichedGood, "enriched events lost", out.Good)
+			p.putLines(ctx, bad, StreamEnrichedBad, "bad rows lost", out.Bad)
 		}
-		// The in-memory streams only fail once closed, which happens after
-		// every enricher worker is done; a failure here is a bug worth
-		// shouting about, not a silent drop.
-		if len(g) > 0 {
-			if err := good.Put(ctx, g); err != nil {
-				p.log.Error("enriched events lost", "stream", StreamEnrichedGood, "records", len(g), "err", err)
-			}
-		}
-		if len(b) > 0 {
-			if err := bad.Put(ctx, b); err != nil {
-				p.log.Error("bad rows lost", "stream", StreamEnrichedBad, "records", len(b), "err", err)
-			}
-		}
+	}
+}
+
+// readBytes bounds what one stage worker takes from a stream at a time.
+const readBytes = 1 << 20
+
+// putLines puts lines on a stream as records. The in-memory streams only
+// fail once closed, which happens after every enricher worker is done; a
+// failure here is a bug worth shouting about, not a silent drop.
+func (p *Pipeline) putLines(ctx context.Context, s stream.Sink, name, what string, lines [][]byte) {
+	if len(lines) == 0 {
+		return
+	}
+	recs := make([]stream.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = stream.Record{Data: l}
+	}
+	if err := s.Put(ctx, recs); err != nil {
+		p.log.Error(what, "stream", name, "records", len(recs), "err", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"slices"
 	"strings"
@@ -62,7 +63,21 @@ type Kind int
 const (
 	TrackerProtocolViolation Kind = iota // tracker_protocol_violations
 	AdapterFailure                       // adapter_failures
+	SizeViolation                        // size_violation: the events of a batch past MaxEventsPerPayload
 )
+
+// MaxEventsPerPayload caps the events enriched from one tp2 batch. A 1 MB
+// body of "{}" items holds 340,000 events, each of which would become a
+// bad row carrying the payload's headers: enough to take gigabytes from
+// one request (issue 12). Trackers batch far fewer (the JavaScript,
+// Android and iOS trackers cap a POST at 40 kB; Android sends at most 150
+// events at once), so 500 only stops abuse. The events past it become one
+// size_violation bad row.
+const MaxEventsPerPayload = 500
+
+// maxRestBytes bounds the part of the events past the cap that the
+// size_violation keeps, like the collector keeps a tenth of its limit.
+const maxRestBytes = 100_000
 
 // Failure is a payload, or one event of a tp2 batch, that breaks the protocol.
 type Failure struct {
@@ -75,6 +90,10 @@ type Failure struct {
 	// a payload_data body of its own, so it can be reprocessed alone.
 	Body    string
 	HasBody bool
+	// Expectation and ActualBytes describe a SizeViolation: Body then holds
+	// (the start of) the events past the cap, as a payload_data body.
+	Expectation string
+	ActualBytes int
 }
 
 // Validator checks an instance against a schema (iglu.Resolver does).
@@ -155,7 +174,12 @@ func route(path string) (vendor, version string, custom bool) {
 
 func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, qs []Param,
 	whole func(Kind, string, ...badrow.Message) []Failure) ([]Event, []Failure) {
-	if ct := strings.ToLower(strings.TrimSpace(cp.ContentType)); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	// As Snowplow's enrich: a body is read only as JSON, and only when the
+	// request says so; a POST without a content type is not a tp2 batch.
+	if ct := strings.ToLower(strings.TrimSpace(cp.ContentType)); !strings.HasPrefix(ct, "application/json") {
+		if ct == "" {
+			return nil, whole(TrackerProtocolViolation, TP2, badrow.InputData("contentType", nil, "application/json (optionally with a charset): a request with a body must say its content type"))
+		}
 		val := cp.ContentType
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.InputData("contentType", &val, "application/json (optionally with a charset)"))
 	}
@@ -165,6 +189,17 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 	if schema, evs, ok := fastBody(cp.Body); ok {
 		if key, err := iglu.ParseURI(schema); err == nil && key.Vendor == Vendor && key.Name == "payload_data" && key.Format == "jsonschema" {
 			if shape, ok := payloadDataShape(key); ok && shape.acceptsParams(evs) {
+				var fails []Failure
+				if len(evs) > MaxEventsPerPayload {
+					fails = []Failure{restFailure(schema, len(evs), func(yield func(int, []byte) bool) {
+						for i, ps := range evs[MaxEventsPerPayload:] {
+							if !yield(i, paramsJSON(ps)) {
+								return
+							}
+						}
+					})}
+					evs = evs[:MaxEventsPerPayload]
+				}
 				events := make([]Event, len(evs))
 				for i, ps := range evs {
 					if len(qs) > 0 {
@@ -172,7 +207,7 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 					}
 					events[i] = Event{Version: TP2, Params: ps}
 				}
-				return events, nil
+				return events, fails
 			}
 		}
 	}
@@ -226,9 +261,23 @@ func parseBodyGeneric(ctx context.Context, v Validator, cp *payload.CollectorPay
 	// neighbours. Events that have the shape of the embedded payload_data
 	// schema (objects of known string properties, required ones present —
 	// exactly what validating it checks) skip the generic validator.
+	var fails []Failure
+	if len(items) > MaxEventsPerPayload {
+		fails = append(fails, restFailure(key.String(), len(items), func(yield func(int, []byte) bool) {
+			for i, item := range items[MaxEventsPerPayload:] {
+				raw, err := json.Marshal(item)
+				if err != nil {
+					raw = []byte("null")
+				}
+				if !yield(i, raw) {
+					return
+				}
+			}
+		}))
+		items = items[:MaxEventsPerPayload]
+	}
 	shape, fast := payloadDataShape(key)
 	events := make([]Event, 0, len(items))
-	var fails []Failure
 	for _, item := range items {
 		m, ok := item.(map[string]any)
 		if !(fast && ok && shape.accepts(m)) {
@@ -240,6 +289,44 @@ func parseBodyGeneric(ctx context.Context, v Validator, cp *payload.CollectorPay
 		events = append(events, Event{Version: TP2, Params: merge(qs, m)})
 	}
 	return events, fails
+}
+
+// restFailure is the size_violation for the events of a batch of total
+// events past MaxEventsPerPayload: a payload_data body of them, cut after
+// maxRestBytes. rest yields each event's JSON.
+func restFailure(schema string, total int, rest iter.Seq2[int, []byte]) Failure {
+	var b strings.Builder
+	b.WriteString(`{"schema":`)
+	sj, _ := json.Marshal(schema)
+	b.Write(sj)
+	b.WriteString(`,"data":[`)
+	for i, raw := range rest {
+		if b.Len()+len(raw) > maxRestBytes {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(raw)
+	}
+	b.WriteString("]}")
+	return Failure{Kind: SizeViolation, Vendor: Vendor, Version: TP2, Body: b.String(), HasBody: true, ActualBytes: b.Len(),
+		Expectation: fmt.Sprintf("a tp2 batch of at most %d events; this one has %d, so the %d after the first %d are not enriched",
+			MaxEventsPerPayload, total, total-MaxEventsPerPayload, MaxEventsPerPayload)}
+}
+
+// paramsJSON renders an event's parameters as the JSON object it was sent as.
+func paramsJSON(ps []Param) []byte {
+	out := []byte{'{'}
+	for i, p := range ps {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		k, _ := json.Marshal(p.Name)
+		v, _ := json.Marshal(p.Value)
+		out = append(append(append(out, k...), ':'), v...)
+	}
+	return append(out, '}')
 }
 
 // itemFailure is one failing event of a batch; it travels in a body of

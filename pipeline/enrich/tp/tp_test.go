@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"reflect"
 	"sort"
@@ -165,7 +166,7 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("webhook vendor: %+v", fails)
 	}
 	// A custom path with a body is a tp2 POST (GitLab's /-/collect_events).
-	evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/-/collect_events",
+	evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/-/collect_events", ContentType: "application/json",
 		Body: `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t"}]}`})
 	if len(fails) != 0 || len(evs) != 1 || evs[0].Version != TP2 {
 		t.Errorf("custom POST path: %v %v", evs, fails)
@@ -237,4 +238,74 @@ func FuzzQueryValue(f *testing.F) {
 			t.Fatalf("QueryValue(%q, %q) = %q, url.Values.Get = %q", q, name, got, want)
 		}
 	})
+}
+
+// TestPostWithoutJSONContentTypeIsAViolation: as in Snowplow's enrich, a
+// body is read as a tp2 batch only when the request says it is JSON; a
+// POST without a content type is one tracker_protocol_violations row.
+func TestPostWithoutJSONContentTypeIsAViolation(t *testing.T) {
+	body := `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[{"e":"pv","p":"web","tv":"t"}]}`
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
+		evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", ContentType: ct, Body: body})
+		if len(evs) != 0 || len(fails) != 1 || fails[0].Kind != TrackerProtocolViolation || fails[0].Body != body {
+			t.Errorf("content type %q: %d events, %+v; want one violation carrying the body", ct, len(evs), fails)
+			continue
+		}
+		if msg, _ := json.Marshal(fails[0].Messages); !strings.Contains(string(msg), "contentType") {
+			t.Errorf("content type %q: message %s does not name contentType", ct, msg)
+		}
+	}
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"} {
+		if evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", ContentType: ct, Body: body}); len(evs) != 1 || len(fails) != 0 {
+			t.Errorf("content type %q: %d events, %v", ct, len(evs), fails)
+		}
+	}
+}
+
+// TestBatchCapKeepsTheFirstEventsAndReportsTheRest: a batch past
+// MaxEventsPerPayload yields the first MaxEventsPerPayload events (both on
+// the fast path and on the generic one, which a bad event forces) and one
+// size_violation whose body starts with the first event past the cap.
+func TestBatchCapKeepsTheFirstEventsAndReportsTheRest(t *testing.T) {
+	const n = MaxEventsPerPayload + 1234
+	for _, generic := range []bool{false, true} {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = fmt.Sprintf(`{"e":"pv","p":"web","tv":"t","eid":"%d"}`, i)
+		}
+		if generic {
+			items[1] = `{"e":42}` // not a string: the generic path
+		}
+		body := `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[` + strings.Join(items, ",") + `]}`
+		evs, fails := Parse(context.Background(), resolver, &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", ContentType: "application/json", Body: body})
+		wantEvents := MaxEventsPerPayload
+		if generic {
+			wantEvents-- // items[1] is a violation of its own
+		}
+		if len(evs) != wantEvents {
+			t.Errorf("generic=%v: %d events, want %d", generic, len(evs), wantEvents)
+		}
+		var sv []Failure
+		for _, f := range fails {
+			if f.Kind == SizeViolation {
+				sv = append(sv, f)
+			}
+		}
+		if len(sv) != 1 {
+			t.Fatalf("generic=%v: %d size violations, want 1", generic, len(sv))
+		}
+		first := fmt.Sprintf(`"eid":"%d"`, MaxEventsPerPayload)
+		if !strings.Contains(sv[0].Body, first) || strings.Contains(sv[0].Body, fmt.Sprintf(`"eid":"%d"`, MaxEventsPerPayload-1)) {
+			t.Errorf("generic=%v: size violation body does not start at event %d: %.200s", generic, MaxEventsPerPayload, sv[0].Body)
+		}
+		if !json.Valid([]byte(sv[0].Body)) || len(sv[0].Body) > maxRestBytes+200 {
+			t.Errorf("generic=%v: body of %d bytes, valid JSON %v", generic, len(sv[0].Body), json.Valid([]byte(sv[0].Body)))
+		}
+		if !strings.Contains(sv[0].Expectation, fmt.Sprint(n)) {
+			t.Errorf("expectation %q does not say how many events there were", sv[0].Expectation)
+		}
+		if last, _ := evs[len(evs)-1].Get("eid"); last != fmt.Sprint(MaxEventsPerPayload-1) {
+			t.Errorf("generic=%v: last event kept is %s", generic, last)
+		}
+	}
 }
