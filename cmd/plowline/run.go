@@ -92,6 +92,8 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	bufInterval := fs.Duration("lake.buffer-interval", def.BufferInterval, "batch writers flush a buffer this long after its first record (`duration`; Firehose: 60s..900s)")
 	capacity := fs.Int("stream.capacity", def.StreamCapacity, "capacity of each in-memory stream in `records`; when raw-good is full the collector answers 503")
 	capacityBytes := fs.String("stream.capacity-bytes", sizeString(def.StreamCapacityBytes), "capacity of each in-memory stream in bytes of record data (`size`); with --stream.capacity, whichever is reached first; this bounds memory")
+	allowNewKey := fs.Bool("allow-new-key", false, "start even if the HMAC key file is missing or empty while the warehouse has rows (every pseudonym changes)")
+	allowEmptyStore := fs.Bool("allow-empty-object-store", false, "start even if the object store is missing or empty while the warehouse has rows")
 	demoOn := fs.Bool("demo", false, "also send a steady stream of realistic demo events (some invalid) to the collector")
 	demoRate := fs.Float64("demo.rate", 20, "demo `events` per second")
 	demoInvalid := fs.Float64("demo.invalid-fraction", 0.05, "`fraction` of demo events built to become bad rows")
@@ -226,6 +228,7 @@ Flags:
 		return usageErr("--stream.capacity %d: want at least 1", *capacity)
 	}
 	cfg.StreamCapacity = *capacity
+	cfg.AllowNewKey, cfg.AllowEmptyObjectStore = *allowNewKey, *allowEmptyStore
 	if cfg.StreamCapacityBytes, err = byteSize(*capacityBytes); err != nil {
 		return usageErr("--stream.capacity-bytes %q: %v", *capacityBytes, err)
 	}

@@ -84,6 +84,12 @@ type Config struct {
 	BufferInterval time.Duration
 	// StreamCapacity is each in-memory stream's capacity in records.
 	StreamCapacity int
+	// AllowNewKey starts even when the HMAC key file is missing or empty
+	// while the warehouse already has rows (every pseudonym changes).
+	AllowNewKey bool
+	// AllowEmptyObjectStore starts even when the object store is missing
+	// or empty while the warehouse already has rows.
+	AllowEmptyObjectStore bool
 	// StreamCapacityBytes is each in-memory stream's capacity in bytes of
 	// record data (what bounds memory; a record larger than it passes
 	// alone). 0 means DefaultStreamCapacityBytes.
@@ -241,6 +247,9 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 		}
 	}
 
+	if err := checkState(cfg); err != nil {
+		return nil, err
+	}
 	keyPath, err := ensureKey(cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -231,4 +232,76 @@ func TestStartFailureStopsWhatItStarted(t *testing.T) {
 		t.Fatalf("data directory still held after a failed start: %v", err)
 	}
 	p.Shutdown(context.Background())
+}
+
+// TestStartRefusesLostOrDamagedState: once the warehouse has rows, a
+// missing or empty HMAC key or an emptied object store stops the start with
+// an error naming the file and the way out; the flags accept it; a damaged
+// warehouse is named too.
+func TestStartRefusesLostOrDamagedState(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Start(testConfig(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, p.Info().CollectorURL, 2, 5, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, KeyFile)
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, cfg Config, wantInErr ...string) {
+		t.Helper()
+		p, err := Start(cfg)
+		if err == nil {
+			p.Shutdown(ctx)
+			t.Fatalf("%s: started", what)
+		}
+		for _, w := range wantInErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", what, err, w)
+			}
+		}
+	}
+	for _, damage := range []func(){func() { os.Remove(keyPath) }, func() { os.WriteFile(keyPath, nil, 0o600) }} {
+		damage()
+		refused("key lost", testConfig(t, dir), keyPath, "--allow-new-key")
+	}
+	os.Remove(keyPath)
+	cfg := testConfig(t, dir)
+	cfg.AllowNewKey = true
+	p, err = Start(cfg)
+	if err != nil {
+		t.Fatalf("--allow-new-key: %v", err)
+	}
+	p.Shutdown(ctx)
+	if k, _ := os.ReadFile(keyPath); len(k) == 0 || string(k) == string(key) {
+		t.Errorf("--allow-new-key did not make a new key")
+	}
+
+	bucketDir := filepath.Join(dir, lake.ObjectStoreDir, DefaultBucket)
+	if err := os.RemoveAll(bucketDir); err != nil {
+		t.Fatal(err)
+	}
+	refused("store lost", testConfig(t, dir), bucketDir, "--allow-empty-object-store")
+	cfg = testConfig(t, dir)
+	cfg.AllowEmptyObjectStore = true
+	p, err = Start(cfg)
+	if err != nil {
+		t.Fatalf("--allow-empty-object-store: %v", err)
+	}
+	p.Shutdown(ctx)
+
+	whPath := filepath.Join(dir, WarehouseFile)
+	os.Remove(whPath + "-wal")
+	os.Remove(whPath + "-shm")
+	if err := os.WriteFile(whPath, []byte("this is not an SQLite database, it is damage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused("warehouse damaged", testConfig(t, dir), whPath, "backup")
 }
