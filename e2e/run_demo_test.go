@@ -19,6 +19,11 @@ import (
 func TestRunDemoDrainsEverythingOnStop(t *testing.T) {
 	data := t.TempDir() + "/data"
 	r := startRun(t, data, "--demo", "--demo.rate", "300", "--demo.invalid-fraction", "0.2", "--lake.buffer-interval", "400ms")
+	// The collector answers /health before run has printed its banner
+	// (extensions start in between): wait for it, or the check races.
+	for deadline := time.Now().Add(15 * time.Second); !r.Proc.Contains("Ctrl-C stops it") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	for _, want := range []string{r.URL, r.MetricsURL, "curl '" + r.URL + "/i?", "plowline query --data-dir " + data, "gitlab_events"} {
 		if !strings.Contains(r.Proc.Output(), want) {
 			t.Errorf("start banner lacks %q:\n%s", want, r.Proc.Output())
