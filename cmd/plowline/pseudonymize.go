@@ -29,7 +29,7 @@ func runPseudonymize(ctx context.Context, args []string, stdin io.Reader, stdout
 	in := fs.String("in", "", "read lines (enriched TSV events or bad-row JSON) from `FILE` instead of stdin")
 	out := fs.String("out", "", "write pseudonymized lines to `FILE` instead of stdout")
 	allow := fs.String("allowlist", "", "allowlist YAML `FILE` naming what stays in clear (default: the embedded default allowlist; see --print-allowlist)")
-	keyFile := fs.String("key-file", "", "read the HMAC key from `FILE` (surrounding whitespace trimmed)")
+	keyFile := fs.String("key-file", "", "read the HMAC key from `FILE` (mode 0600: a file group or others can read is refused; surrounding whitespace trimmed)")
 	keyEnv := fs.String("key-env", "", "read the HMAC key from the environment variable `NAME`")
 	keySecret := fs.String("key-secret-id", "", "read the HMAC key from the AWS Secrets Manager secret `ID` (name or ARN; default AWS credentials and region)")
 	rejects := fs.String("rejects", "", "append lines that cannot be pseudonymized to `FILE` as: line number, reason, original line (tab-separated; holds data in clear)")
@@ -41,6 +41,8 @@ Replaces every value of each line that the allowlist does not name with the
 lowercase hex HMAC-SHA256 of the value under a secret key. Lines are
 enriched events (131-field TSV) or bad rows (self-describing JSON).
 Exactly one key source is required; the key itself is never printed.
+The key is the source's bytes with surrounding whitespace trimmed; a key
+shorter than 32 bytes is used with a warning.
 
 Exit status: 0 all lines pseudonymized; 3 some lines rejected (see
 --rejects, or stderr for their numbers); 1 an I/O or key error; 2 bad flags.
@@ -70,12 +72,24 @@ Flags:
 		}
 	}
 	src := pseudonymize.KeySource{File: *keyFile, Env: *keyEnv, SecretID: *keySecret}
-	if src == (pseudonymize.KeySource{}) {
+	switch src.Sources() {
+	case 0:
 		return &exitError{code: 2, err: errors.New("no HMAC key: pass --key-file, --key-env or --key-secret-id")}
+	case 1:
+	default:
+		return &exitError{code: 2, err: errors.New("HMAC key: pass exactly one of --key-file, --key-env, --key-secret-id")}
+	}
+	if src.File != "" {
+		if err := pseudonymize.CheckKeyFile(src.File); err != nil {
+			return err
+		}
 	}
 	key, err := pseudonymize.LoadKey(ctx, src, nil)
 	if err != nil {
 		return err
+	}
+	if w := pseudonymize.KeyWarning(src, key); w != "" {
+		fmt.Fprintln(stderr, "plowline pseudonymize: warning: "+w)
 	}
 	p, err := pseudonymize.New(a, key)
 	if err != nil {

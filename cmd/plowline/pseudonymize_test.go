@@ -68,6 +68,9 @@ func TestPseudonymizeCommandRefusesBadConfig(t *testing.T) {
 	_, keyFile := pseudonymizeFixture(t)
 	badAllow := filepath.Join(t.TempDir(), "allow.yaml")
 	os.WriteFile(badAllow, []byte("fields: [user_idd]\n"), 0o600)
+	worldReadable := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(worldReadable, []byte("cli-secret-key-material-long-enough-32\n"), 0o600)
+	os.Chmod(worldReadable, 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -75,6 +78,7 @@ func TestPseudonymizeCommandRefusesBadConfig(t *testing.T) {
 		{[]string{"pseudonymize"}, "no HMAC key"},
 		{[]string{"pseudonymize", "--key-file", keyFile, "--allowlist", badAllow}, `"user_idd"`},
 		{[]string{"pseudonymize", "--key-file", keyFile, "--key-env", "X"}, "exactly one"},
+		{[]string{"pseudonymize", "--key-file", worldReadable}, "chmod 600"},
 		{[]string{"pseudonymize", "--key-file", keyFile, "--in", "/nonexistent/in"}, "/nonexistent/in"},
 		{[]string{"pseudonymize", "--key-env", "PLOWLINE_TEST_NO_SUCH_VAR"}, "PLOWLINE_TEST_NO_SUCH_VAR"},
 		{[]string{"pseudonymize", "--bogus"}, "bogus"},
@@ -113,5 +117,31 @@ func TestPseudonymizeHelpHidesKey(t *testing.T) {
 	stdout.Reset()
 	if code := runMain([]string{"pseudonymize", "--print-allowlist"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "event_id") {
 		t.Fatalf("--print-allowlist: exit %d", code)
+	}
+}
+
+// TestPseudonymizeKeyHandling: two key sources are a usage error (exit 2);
+// a short key works with a warning that names its length, not the key; a
+// 32-byte key after trimming gets no warning.
+func TestPseudonymizeKeyHandling(t *testing.T) {
+	line, shortKey := pseudonymizeFixture(t)
+	t.Setenv("PLOWLINE_TEST_KEY", "x")
+	var stdout, stderr bytes.Buffer
+	if code := runMain([]string{"pseudonymize", "--key-file", shortKey, "--key-env", "PLOWLINE_TEST_KEY"}, bytes.NewReader(line), &stdout, &stderr); code != 2 {
+		t.Errorf("two key sources: exit %d, want 2 (%s)", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := runMain([]string{"pseudonymize", "--key-file", shortKey}, bytes.NewReader(line), &stdout, &stderr); code != 0 {
+		t.Fatalf("short key: exit %d: %s", code, stderr.String())
+	}
+	// "cli-secret-key-material\n" trims to 23 bytes.
+	if !strings.Contains(stderr.String(), "warning") || !strings.Contains(stderr.String(), "23 bytes") || strings.Contains(stderr.String(), "cli-secret") {
+		t.Errorf("short key: stderr %q, want a warning naming 23 bytes and not the key", stderr.String())
+	}
+	long := filepath.Join(t.TempDir(), "long.key")
+	os.WriteFile(long, []byte("  "+strings.Repeat("k", 32)+"\n\n"), 0o600)
+	stderr.Reset()
+	if code := runMain([]string{"pseudonymize", "--key-file", long}, bytes.NewReader(line), &stdout, &stderr); code != 0 || strings.Contains(stderr.String(), "warning") {
+		t.Errorf("32-byte key: exit %d, stderr %q", code, stderr.String())
 	}
 }

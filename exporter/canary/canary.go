@@ -60,6 +60,9 @@ type Canary struct {
 	status    Status
 	inflight  []*inflight
 	lastCheck []time.Time
+	// lastFound is, per stage, when the most recently sent event found
+	// there was sent.
+	lastFound []time.Time
 }
 
 // New returns a canary for the configured collector and stages.
@@ -68,7 +71,7 @@ func New(cfg config.Canary, stages []Stage, log *slog.Logger) *Canary {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Canary{cfg: cfg, stages: stages, client: &http.Client{Timeout: 10 * time.Second}, log: log, Now: time.Now,
-		lastCheck: make([]time.Time, len(stages))}
+		lastCheck: make([]time.Time, len(stages)), lastFound: make([]time.Time, len(stages))}
 	c.status.Stages = append(c.status.Stages, StageStatus{Stage: "collector"})
 	for _, s := range stages {
 		c.status.Stages = append(c.status.Stages, StageStatus{Stage: s.Name})
@@ -82,6 +85,11 @@ func (c *Canary) Status() Status {
 	defer c.mu.Unlock()
 	st := c.status
 	st.Stages = append([]StageStatus(nil), c.status.Stages...)
+	for i := range st.Stages {
+		// Deep copies: the caller reads them without the lock.
+		st.Stages[i].Recent = append([]EventLatency(nil), st.Stages[i].Recent...)
+		st.Stages[i].Latencies.Counts = append([]uint64(nil), st.Stages[i].Latencies.Counts...)
+	}
 	return st
 }
 
@@ -124,6 +132,7 @@ func (c *Canary) Send(ctx context.Context) {
 		return
 	}
 	col.Seen++
+	col.Latencies.observe(took.Seconds())
 	col.Latency, col.LastSeen, col.LastError = took, now.Add(took), ""
 	f := &inflight{id: id, sent: now, pending: map[int]bool{}}
 	for i := range c.stages {
@@ -195,12 +204,7 @@ func (c *Canary) Check(ctx context.Context) {
 				st.LastError = err.Error()
 			case found:
 				delete(f.pending, i)
-				st.Seen++
-				lat := at.Sub(f.sent)
-				if lat < 0 {
-					lat = 0
-				}
-				st.Latency, st.LastSeen, st.LastError = lat, now, ""
+				c.record(i, f, at, now)
 			case now.Sub(f.sent) > c.cfg.Deadline:
 				delete(f.pending, i)
 				st.Lost++
@@ -218,6 +222,32 @@ func (c *Canary) Check(ctx context.Context) {
 	}
 	c.inflight = kept
 	c.mu.Unlock()
+}
+
+// record notes that in-flight event f reached stage i at arrived: one
+// observation per event, so events that arrived together (one S3 object)
+// keep their own latencies. Called with c.mu held.
+func (c *Canary) record(i int, f *inflight, arrived, now time.Time) {
+	st := &c.status.Stages[i+1]
+	lat := arrived.Sub(f.sent)
+	if lat < 0 {
+		// The stage's clock (an object's LastModified, a warehouse
+		// timestamp) is behind ours or coarser: it arrived at once.
+		lat = 0
+	}
+	st.Seen++
+	st.Latencies.observe(lat.Seconds())
+	if !f.sent.Before(c.lastFound[i]) {
+		// The gauge follows the most recently sent event found, whatever
+		// order the stage reports events in.
+		c.lastFound[i] = f.sent
+		st.Latency = lat
+	}
+	st.LastSeen, st.LastError = now, ""
+	st.Recent = append(st.Recent, EventLatency{EventID: f.id, Sent: f.sent, Arrived: arrived, Latency: lat})
+	if len(st.Recent) > RecentEvents {
+		st.Recent = append(st.Recent[:0:0], st.Recent[len(st.Recent)-RecentEvents:]...)
+	}
 }
 
 // newEventID returns a random UUID v4, the form Snowplow event ids take.

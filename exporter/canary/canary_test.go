@@ -100,3 +100,54 @@ func TestCanaryFollowsEventToEachStage(t *testing.T) {
 		t.Errorf("after 503: %+v", st)
 	}
 }
+
+// TestTwoCanariesSharingAnObjectKeepTheirOwnLatency: two canaries sent 30 s
+// apart land in one S3 object (one arrival time): each is one observation
+// with its own latency (60 s and 30 s), the gauge follows the newer one,
+// and the recent events list both.
+func TestTwoCanariesSharingAnObjectKeepTheirOwnLatency(t *testing.T) {
+	col := &collector{status: 200}
+	srv := httptest.NewServer(col)
+	defer srv.Close()
+	clock := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	t0 := clock
+	var mu sync.Mutex
+	arrived := map[string]time.Time{}
+	s3 := Stage{Name: "s3", Every: time.Second, Find: func(_ context.Context, id string) (time.Time, bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		at, ok := arrived[id]
+		return at, ok, nil
+	}}
+	c := New(config.Canary{CollectorURL: srv.URL, Interval: 30 * time.Second, Deadline: 10 * time.Minute}, []Stage{s3}, nil)
+	c.Now = func() time.Time { return clock }
+	c.Send(context.Background())
+	clock = clock.Add(30 * time.Second)
+	c.Send(context.Background())
+	if len(col.events) != 2 {
+		t.Fatalf("collector got %d events", len(col.events))
+	}
+	object := t0.Add(60 * time.Second) // one object holds both
+	mu.Lock()
+	for _, ev := range col.events {
+		arrived[ev["eid"]] = object
+	}
+	mu.Unlock()
+	clock = t0.Add(65 * time.Second)
+	c.Check(context.Background())
+	st := c.Status().Stages[1]
+	if st.Seen != 2 || st.Latencies.Count != 2 || st.Latencies.Sum != 90 {
+		t.Fatalf("s3 stage %+v, want 2 events observed, 60 s + 30 s", st)
+	}
+	if st.Latency != 30*time.Second {
+		t.Errorf("gauge %s, want the newer event's 30s", st.Latency)
+	}
+	if len(st.Recent) != 2 || st.Recent[0].Latency != 60*time.Second || st.Recent[1].Latency != 30*time.Second ||
+		st.Recent[0].EventID == st.Recent[1].EventID || st.MaxRecent() != 60*time.Second {
+		t.Errorf("recent %+v", st.Recent)
+	}
+	cum := st.Latencies.Cumulative()
+	if cum[30] != 1 || cum[60] != 2 || cum[10] != 0 {
+		t.Errorf("buckets %v", cum)
+	}
+}

@@ -137,12 +137,18 @@ type CanaryTable struct {
 
 // CanaryStage is one stage of the canary.
 type CanaryStage struct {
-	Stage     string    `json:"stage"`
-	Seen      int64     `json:"seen"`
-	Lost      int64     `json:"lost"`
-	Latency   float64   `json:"latency_seconds"`
-	LastSeen  time.Time `json:"last_seen,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
+	Stage   string  `json:"stage"`
+	Seen    int64   `json:"seen"`
+	Lost    int64   `json:"lost"`
+	Latency float64 `json:"latency_seconds"`
+	// Observed counts the events whose latency was measured (one each),
+	// MeanLatency their mean and MaxRecent the largest among the recent
+	// ones.
+	Observed    uint64    `json:"latency_observations"`
+	MeanLatency float64   `json:"latency_mean_seconds"`
+	MaxRecent   float64   `json:"latency_max_recent_seconds"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 // Build assembles the table from a judged report. maxWindows is how many
@@ -265,8 +271,12 @@ func Build(cfg config.Config, r flow.Report, states []refresh.State, ks *canary.
 	if ks != nil {
 		ct := &CanaryTable{Sent: ks.Sent, SendFailures: ks.SendFailures, LastSent: ks.LastSent}
 		for _, st := range ks.Stages {
-			ct.Stages = append(ct.Stages, CanaryStage{Stage: st.Stage, Seen: st.Seen, Lost: st.Lost, Latency: st.Latency.Seconds(),
-				LastSeen: st.LastSeen, LastError: st.LastError})
+			cs := CanaryStage{Stage: st.Stage, Seen: st.Seen, Lost: st.Lost, Latency: st.Latency.Seconds(),
+				LastSeen: st.LastSeen, LastError: st.LastError, Observed: st.Latencies.Count, MaxRecent: st.MaxRecent().Seconds()}
+			if st.Latencies.Count > 0 {
+				cs.MeanLatency = st.Latencies.Sum / float64(st.Latencies.Count)
+			}
+			ct.Stages = append(ct.Stages, cs)
 		}
 		t.Canary = ct
 	}
@@ -554,7 +564,8 @@ func (t Table) WriteText(w io.Writer) error {
 	if t.Canary != nil {
 		fmt.Fprintf(w, "\n%s: %d sent, %d not accepted\n", HeadCanary, t.Canary.Sent, t.Canary.SendFailures)
 		for _, s := range t.Canary.Stages {
-			fmt.Fprintf(w, "  %-14s seen %d, lost %d, latest latency %.1fs\n", s.Stage, s.Seen, s.Lost, s.Latency)
+			fmt.Fprintf(w, "  %-14s seen %d, lost %d, latest latency %.1fs, mean %.1fs over %d events, max of recent %.1fs\n",
+				s.Stage, s.Seen, s.Lost, s.Latency, s.MeanLatency, s.Observed, s.MaxRecent)
 		}
 	}
 	return nil

@@ -12,11 +12,29 @@ func NewServer(addr string, h http.Handler, cfg Config) *http.Server {
 	l := cfg.Limits
 	return &http.Server{
 		Addr:              addr,
-		Handler:           h,
+		Handler:           closeAfterChunked(h),
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		ReadTimeout:       l.ReadTimeout,
 		WriteTimeout:      l.WriteTimeout,
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 	}
+}
+
+// closeAfterChunked closes the connection after any request with a
+// Transfer-Encoding. A request with both Content-Length and
+// Transfer-Encoding is how requests are smuggled past a proxy that reads
+// the other length (RFC 9112 §6.3 says to treat it as an error and close
+// the connection). net/http reads such a body as chunked and drops the
+// Content-Length header before a handler runs, so the handler cannot tell
+// the two apart; closing after every chunked request (trackers send
+// Content-Length) means nothing that follows such a body on the same
+// connection is ever served.
+func closeAfterChunked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,5 +313,49 @@ func TestHostileTrafficDoesNotCostOthersTheirData(t *testing.T) {
 	}
 	if h.metric("plowline_collector_panics_total") != 0 {
 		t.Error("a request panicked")
+	}
+}
+
+// TestServerServesNothingSmuggledAfterAChunkedBody sends, over one raw TCP
+// connection, a POST with both Content-Length and Transfer-Encoding whose
+// chunked body is followed by a second request: the connection must be
+// closed after the first response, so the smuggled request is never served.
+func TestServerServesNothingSmuggledAfterAChunkedBody(t *testing.T) {
+	var served atomic.Int32
+	var smuggled atomic.Bool
+	srv := NewServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		if r.URL.Path == "/smuggled" {
+			smuggled.Store(true)
+		}
+		io.Copy(io.Discard, r.Body)
+	}), DefaultConfig())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(c, "POST /com.snowplowanalytics.snowplow/tp2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Errorf("response to a request with Content-Length and Transfer-Encoding keeps the connection open")
+	}
+	if _, err := http.ReadResponse(br, nil); err == nil {
+		t.Errorf("a second response came on the same connection")
+	}
+	if smuggled.Load() {
+		t.Errorf("the smuggled request was served")
 	}
 }

@@ -63,6 +63,12 @@ type node struct {
 	check    vocab
 	children map[string]*node // object keys
 	elem     *node            // [*]
+	// maxLen, when set, bounds a pseudonym written here (a bad-row
+	// schema's maxLength under 64: the pseudonym is cut to it).
+	maxLen int
+	// typed: the schema wants a number or boolean (or null) here; one not
+	// kept becomes null, never a pseudonym string.
+	typed bool
 	// sd marks a value that is itself a self-describing JSON object
 	// ({"schema": ..., "data": ...}); its data is walked with the rules for
 	// its own schema, as allowed at position sd. Only the built-in roots and
@@ -164,9 +170,53 @@ func ParseAllowlist(data []byte) (*Allowlist, error) {
 			}
 			r.paths = append(r.paths, path)
 		}
+		if r.vendor == "com.snowplowanalytics.snowplow.badrows" {
+			constrainBadRow(r.root, r.name)
+		}
 		a.rules = append(a.rules, r)
 	}
 	return a, nil
+}
+
+// badRowLimits are the bad-row schemas' string maxLengths below a
+// pseudonym's 64 characters (Iglu Central; a test checks them).
+var badRowLimits = map[string]map[string]int{
+	"adapter_failures":            {"failure.version": 16, "payload.version": 16},
+	"tracker_protocol_violations": {"failure.version": 16, "payload.version": 16},
+	"schema_violations":           {"payload.raw.version": 16},
+	"enrichment_failures":         {"payload.raw.version": 16},
+}
+
+// constrainBadRow marks, under the trie of a bad-row type, where a
+// pseudonym must be shorter and where a value must stay a number (the
+// typed enriched-event columns of payload.enriched): a pseudonymized bad
+// row still validates against its schema.
+func constrainBadRow(root *node, name string) {
+	at := func(path string) *node {
+		n := root
+		for _, seg := range strings.Split(path, ".") {
+			if n.children == nil {
+				n.children = map[string]*node{}
+			}
+			c := n.children[seg]
+			if c == nil {
+				c = &node{}
+				n.children[seg] = c
+			}
+			n = c
+		}
+		return n
+	}
+	for path, max := range badRowLimits[name] {
+		at(path).maxLen = max
+	}
+	if name == "schema_violations" || name == "enrichment_failures" {
+		for f := event.Field(0); f < event.NumFields; f++ {
+			if k := f.Kind(); k == event.KindInt || k == event.KindFloat || k == event.KindBool {
+				at("payload.enriched." + f.Name()).typed = true
+			}
+		}
+	}
 }
 
 //go:embed default-allowlist.yaml
@@ -375,6 +425,10 @@ func merge(dst, src *node) {
 	if src.keep {
 		keepWith(dst, src.check)
 	}
+	if src.maxLen > 0 && (dst.maxLen == 0 || src.maxLen < dst.maxLen) {
+		dst.maxLen = src.maxLen
+	}
+	dst.typed = dst.typed || src.typed
 	for k, c := range src.children {
 		if dst.children == nil {
 			dst.children = map[string]*node{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,46 @@ type SecretsClient interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
+// MinKeyBytes is the shortest key used without a warning: HMAC-SHA256
+// keys should carry at least the hash's 32 bytes of entropy.
+const MinKeyBytes = 32
+
+// KeyWarning returns a warning for a key shorter than MinKeyBytes (after
+// trimming), naming the source and the length but never the key; "" for
+// a long enough key.
+func KeyWarning(src KeySource, key []byte) string {
+	if len(key) >= MinKeyBytes {
+		return ""
+	}
+	return fmt.Sprintf("HMAC key from %s is %d bytes, shorter than %d: pseudonyms of guessable values are easier to brute-force; use 32 random bytes (head -c 32 /dev/urandom | base64)",
+		src, len(key), MinKeyBytes)
+}
+
+// CheckKeyFile refuses a key file that group or others may read, as
+// plowline run does for its own key: the key is what keeps pseudonyms
+// irreversible.
+func CheckKeyFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("reading HMAC key: %w", err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("HMAC key file %s is readable by group or others (mode %v); chmod 600 it", path, st.Mode().Perm())
+	}
+	return nil
+}
+
+// Sources returns how many key sources src sets (exactly one is valid).
+func (s KeySource) Sources() int {
+	n := 0
+	for _, v := range []string{s.File, s.Env, s.SecretID} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // ErrNoKey is returned when no key source is configured.
 var ErrNoKey = errors.New("no HMAC key configured: set a key file, an environment variable or a Secrets Manager secret id")
 
@@ -49,12 +90,7 @@ var keyCache sync.Map // KeySource → []byte
 // may be nil: a client is then built from the default AWS configuration.
 // Errors name the source, never the key.
 func LoadKey(ctx context.Context, src KeySource, client SecretsClient) ([]byte, error) {
-	n := 0
-	for _, s := range []string{src.File, src.Env, src.SecretID} {
-		if s != "" {
-			n++
-		}
-	}
+	n := src.Sources()
 	if n == 0 {
 		return nil, ErrNoKey
 	}

@@ -69,6 +69,18 @@ func (w *worker) value(dst, src []byte, i int, n *node, depth int) ([]byte, int,
 			n = nil
 		}
 	}
+	if n != nil && n.typed && src[i] != '"' && src[i] != '{' && src[i] != '[' {
+		// A number or boolean the schema types: cleared, not hashed.
+		end, err := skipValue(src, i, depth)
+		if err != nil {
+			return dst, i, err
+		}
+		return append(dst, litNull...), end, nil
+	}
+	maxLen := 0
+	if n != nil {
+		maxLen = n.maxLen
+	}
 	switch c := src[i]; {
 	case c == '{':
 		return w.object(dst, src, i, n, depth)
@@ -88,7 +100,7 @@ func (w *worker) value(dst, src []byte, i int, n *node, depth int) ([]byte, int,
 			raw = w.scratch
 		}
 		dst = append(dst, '"')
-		dst = w.hmacHex(dst, raw)
+		dst = w.pseudonym(dst, raw, maxLen)
 		return append(dst, '"'), end, nil
 	case c == 'n':
 		if !bytes.HasPrefix(src[i:], litNull) {
@@ -104,7 +116,7 @@ func (w *worker) value(dst, src []byte, i int, n *node, depth int) ([]byte, int,
 			return dst, i, jsonErr(i, "invalid literal")
 		}
 		dst = append(dst, '"')
-		dst = w.hmacHex(dst, lit)
+		dst = w.pseudonym(dst, lit, maxLen)
 		return append(dst, '"'), i + len(lit), nil
 	default:
 		end, err := scanNumber(src, i)
@@ -112,9 +124,20 @@ func (w *worker) value(dst, src []byte, i int, n *node, depth int) ([]byte, int,
 			return dst, i, err
 		}
 		dst = append(dst, '"')
-		dst = w.hmacHex(dst, src[i:end])
+		dst = w.pseudonym(dst, src[i:end], maxLen)
 		return append(dst, '"'), end, nil
 	}
+}
+
+// pseudonym appends v's pseudonym, cut to maxLen hex digits when a schema
+// allows no more (still deterministic; 16 hex digits are 64 bits).
+func (w *worker) pseudonym(dst, v []byte, maxLen int) []byte {
+	n := len(dst)
+	dst = w.hmacHex(dst, v)
+	if maxLen > 0 && len(dst)-n > maxLen {
+		dst = dst[:n+maxLen]
+	}
+	return dst
 }
 
 var (
