@@ -110,7 +110,7 @@ func TestPseudonymizedOutputParsesWithSDKRules(t *testing.T) {
 		body, _ := json.Marshal(map[string]any{"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": []any{ev}})
 		cp := &payload.CollectorPayload{IPAddress: "198.51.100.20", Timestamp: 1764151200123, Encoding: "UTF-8", Collector: "plowline-0.1.0",
 			UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-			Path: "/com.snowplowanalytics.snowplow/tp2", Body: string(body), ContentType: "application/json; charset=utf-8", Hostname: "c.example.com"}
+			Path:      "/com.snowplowanalytics.snowplow/tp2", Body: string(body), ContentType: "application/json; charset=utf-8", Hostname: "c.example.com"}
 		rec, _ := cp.Marshal()
 		out := e.Enrich(context.Background(), rec)
 		if len(out.Good) != 1 {
