@@ -96,7 +96,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	allowEmptyStore := fs.Bool("allow-empty-object-store", false, "start even if the object store is missing or empty while the warehouse has rows")
 	demoOn := fs.Bool("demo", false, "also send a steady stream of realistic demo events (some invalid) to the collector")
 	demoRate := fs.Float64("demo.rate", 20, "demo `events` per second")
-	demoInvalid := fs.Float64("demo.invalid-fraction", 0.05, "`fraction` of demo events built to become bad rows")
+	demoInvalid := fs.Float64("demo.invalid-fraction", 0.02, "`fraction` of demo events built to become bad rows")
 	var faults multiFlag
 	fs.Var(&faults, "fault", "inject a fault for a game day (repeatable; also $"+faultEnv+"): `RULE` = "+fault.Syntax+"; points: "+strings.Join(fault.PointNames(), ", "))
 	faultSeed := fs.Uint64("fault.seed", 1, "`seed` choosing which records a fault hits (same seed, same records)")

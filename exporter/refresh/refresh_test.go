@@ -82,13 +82,41 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 }
 
 func TestRunRefreshesOnInterval(t *testing.T) {
-	src := &fakeSource{name: "x", fn: func(context.Context) (source.Result, error) { return source.Result{}, nil }}
+	// Refresh times are recorded and checked against the interval as a lower
+	// bound only: a loaded machine may run late, never early.
+	var mu sync.Mutex
+	var at []time.Time
+	third := make(chan struct{})
+	src := &fakeSource{name: "x", fn: func(context.Context) (source.Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, time.Now())
+		if len(at) == 3 {
+			close(third)
+		}
+		return source.Result{}, nil
+	}}
 	s := New([]Entry{{Source: src}}, time.Minute, time.Hour, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	s.Run(ctx)
-	if n := src.calls.Load(); n < 3 || n > 12 {
-		t.Errorf("%d refreshes in 200ms at a 20ms interval", n)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	select {
+	case <-third:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%d refreshes in 30s at a 20ms interval", src.calls.Load())
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 20*time.Millisecond {
+			t.Errorf("refresh %d came %s after the previous one; the interval is 20ms", i, gap)
+		}
 	}
 }
 
