@@ -163,7 +163,7 @@ var uaClasses = func() map[string]bool {
 		"Browser", "Browser (mobile)", "Browser (text only)", "Email Client", "Robot", "Tool", "Application",
 		"Unknown", "Other", "WEBKIT", "BLINK", "GECKO", "TRIDENT", "EDGE_HTML", "PRESTO", "KHTML", "OTHER",
 		"Microsoft Corporation", "Apple Inc.", "Google Inc.", "Mozilla Foundation", "Opera Software ASA",
-		"Samsung", "Nokia", "Sony Ericsson", "Amazon.com, Inc.", "Linux Foundation", "Canonical Ltd.",
+		"Samsung", "Nokia", "BlackBerry", "Symbian Ltd.", "Sony Ericsson", "Amazon.com, Inc.", "Linux Foundation", "Canonical Ltd.",
 		"Computer", "Mobile", "Tablet", "Game console", "Digital media receiver", "Wearable computer",
 	} {
 		m[w] = true
