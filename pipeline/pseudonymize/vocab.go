@@ -21,19 +21,23 @@ type vocab func(string) bool
 // vocabularies are the names usable after "in"; known-schema is built per
 // allowlist (it depends on the allowlist's own schema patterns).
 var vocabularies = map[string]vocab{
-	"uuid":                isUUID,
-	"ua-family":           func(s string) bool { return useragent.KnownFamily(useragent.UserAgentFamily, s) },
-	"os-family":           func(s string) bool { return useragent.KnownFamily(useragent.OSFamily, s) },
-	"device-family":       func(s string) bool { return useragent.KnownFamily(useragent.DeviceFamily, s) },
-	"ua-version":          func(s string) bool { return familyVersion(useragent.UserAgentFamily, s) },
-	"os-version":          func(s string) bool { return familyVersion(useragent.OSFamily, s) },
-	"version-number":      useragent.KnownVersion,
-	"ua-class":            inSet(uaClasses),
-	"currency":            isCurrency,
-	"language-tag":        isLanguageTag,
-	"digits":              func(s string) bool { return s != "" && len(s) <= 9 && allDigits(s) },
-	"content-type":        isContentType,
-	"tracker-parameter":   inSet(trackerParameters),
+	"uuid":              isUUID,
+	"ua-family":         func(s string) bool { return useragent.KnownFamily(useragent.UserAgentFamily, s) },
+	"os-family":         func(s string) bool { return useragent.KnownFamily(useragent.OSFamily, s) },
+	"device-family":     func(s string) bool { return useragent.KnownFamily(useragent.DeviceFamily, s) },
+	"ua-version":        func(s string) bool { return familyVersion(useragent.UserAgentFamily, s) },
+	"os-version":        func(s string) bool { return familyVersion(useragent.OSFamily, s) },
+	"version-number":    useragent.KnownVersion,
+	"ua-class":          inSet(uaClasses),
+	"currency":          isCurrency,
+	"language-tag":      isLanguageTag,
+	"digits":            func(s string) bool { return s != "" && len(s) <= 9 && allDigits(s) },
+	"content-type":      isContentType,
+	"tracker-parameter": inSet(trackerParameters),
+	// atomic-field: what an atomic-field report's path names (the
+	// parameter that did not parse, or the column over its maxLength).
+	// Reports on JSON data have paths like "$.key", never one of these.
+	"atomic-field":        func(s string) bool { _, col := event.FieldByName(s); return trackerParameters[s] || col },
 	"json-schema-keyword": inSet(schemaKeywords),
 	"adapter-vendor":      inSet(map[string]bool{"com.snowplowanalytics.snowplow": true, "com.snowplowanalytics.iglu": true}),
 	"adapter-version":     inSet(map[string]bool{"tp1": true, "tp2": true, "v1": true}),
@@ -186,14 +190,16 @@ var trackerParameters = func() map[string]bool {
 }()
 
 // schemaKeywords are JSON Schema's keywords: what a validation report's
-// keyword names (from the schema, never from the data).
+// keyword names (from the schema, never from the data); and the
+// enricher's atomic-field keywords (Snowplow's atomic_field_parse_error
+// and atomic_field_length_exceeded).
 var schemaKeywords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, k := range strings.Fields(`type enum const required properties additionalProperties patternProperties
 		items additionalItems minItems maxItems uniqueItems contains minContains maxContains minLength maxLength
 		pattern format minimum maximum exclusiveMinimum exclusiveMaximum multipleOf minProperties maxProperties
 		dependencies dependentRequired dependentSchemas propertyNames anyOf allOf oneOf not if then else $ref
-		unevaluatedProperties unevaluatedItems false schema`) {
+		unevaluatedProperties unevaluatedItems false schema atomic_field_parse_error atomic_field_length_exceeded`) {
 		m[k] = true
 	}
 	return m
