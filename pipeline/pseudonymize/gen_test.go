@@ -201,6 +201,7 @@ func (g *gen) enrichedEvent() {
 // vocabSamples are values in the vocabulary of each default-allowlisted
 // field that has one.
 var vocabSamples = map[string]string{
+	"geo_country": "DE", "geo_region": "BE", "geo_region_name": "Baden-Württemberg", "geo_timezone": "America/Argentina/Buenos_Aires", "ip_netspeed": "Cable/DSL",
 	"event_id": "c6ef3124-b53a-4b13-a233-0088f79dcbcb", "tr_currency": "EUR", "ti_currency": "USD", "base_currency": "GBP",
 	"br_name": "Chrome 120.0", "br_family": "Firefox", "br_version": "121.0.1", "br_type": "Browser (mobile)",
 	"br_renderengine": "WEBKIT", "br_lang": "en-US", "br_colordepth": "24", "os_name": "Windows 10", "os_family": "Mac OS X",
