@@ -303,4 +303,46 @@ func TestExporterCanaryThroughPlowlineRun(t *testing.T) {
 	s3Lat, _ := metricValue(t, r.MetricsURL, metricname.CanaryLatency.Name, `{stage="s3"}`)
 	whLat, _ := metricValue(t, r.MetricsURL, metricname.CanaryLatency.Name, `{stage="warehouse"}`)
 	t.Logf("canary latency: s3 %.2fs, warehouse %.2fs", s3Lat, whLat)
+	// The histogram has one observation per canary event found: its count
+	// is the seen counter of the same scrape, every observation is in the
+	// +Inf bucket, and the latencies are positive.
+	page := scrapeAll(t, r.MetricsURL)
+	h := metricname.CanaryEventLatency.Name
+	for _, stage := range []string{"collector", "s3", "warehouse"} {
+		seen, count := page[metricname.CanarySeen.Name+`{stage="`+stage+`"}`], page[h+`_count{stage="`+stage+`"}`]
+		if count < 1 || count != seen {
+			t.Errorf("%s_count at %s = %v, want the %v canary events seen there", h, stage, count, seen)
+		}
+		if inf := page[h+`_bucket{stage="`+stage+`",le="+Inf"}`]; inf != count {
+			t.Errorf("%s +Inf bucket at %s = %v, count %v", h, stage, inf, count)
+		}
+		if sum := page[h+`_sum{stage="`+stage+`"}`]; sum <= 0 || sum > 30*count {
+			t.Errorf("%s_sum at %s = %v for %v events", h, stage, sum, count)
+		}
+	}
+}
+
+// scrapeAll reads one /metrics page into series (name and labels as
+// written) → value, so values compared come from the same instant.
+func scrapeAll(t *testing.T, metricsURL string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		i := strings.LastIndexByte(l, ' ')
+		if strings.HasPrefix(l, "#") || i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil {
+			out[l[:i]] = v
+		}
+	}
+	return out
 }

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,92 +123,121 @@ func judgedReport(t *testing.T, r *runProc, last time.Time) reconcileJSON {
 
 var faultStartRE = regexp.MustCompile(`fault injection enabled.*starts=(\S+)`)
 
+// mxConcurrency is how many matrix cases run at once. Each case is a
+// plowline run that mostly waits for 5 s windows to close and settle, so
+// the whole matrix takes about two case lengths of wall time; t.Parallel
+// would cap it at GOMAXPROCS (2 on CI) and take half an hour.
+const mxConcurrency = 14
+
 // TestFaultMatrix: under continuous traffic spanning 9 windows, each fault
 // point × {drop, duplicate} started mid-run is flagged on exactly its
 // edge, in the right direction, from the window the fault started in, by
 // exactly the number of records the fault changed (which is itself within
 // binomial bounds of the fraction), and no other edge is flagged.
-// A representative subset runs by default; PLOWLINE_FAULT_MATRIX=1 runs
-// all 28 cases (about a minute each, in parallel).
+// All 28 cases run, mxConcurrency at a time, each as its own subtest (so
+// `-run 'TestFaultMatrix/drop_raw-bad'` picks one); PLOWLINE_FAULT_MATRIX=4
+// lowers the concurrency on a slower machine.
 func TestFaultMatrix(t *testing.T) {
-	subset := map[string]bool{"drop raw-bad>pseudonymizer": true, "duplicate pseudonymizer>output/": true,
-		"drop pseudonymizer>raw-bad/": true, "duplicate collector>raw-bad": true}
-	full := os.Getenv("PLOWLINE_FAULT_MATRIX") != ""
+	limit := mxConcurrency
+	if v := os.Getenv("PLOWLINE_FAULT_MATRIX"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("PLOWLINE_FAULT_MATRIX=%q: want a concurrency of at least 1", v)
+		}
+		limit = n
+	}
+	testkit.Binary(t) // build once before the fleet starts
+	began := time.Now()
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
 	for _, p := range fault.Points {
 		for _, action := range []string{"drop", "duplicate"} {
 			name := action + " " + p.Name
-			if !full && !subset[name] {
-				continue
-			}
-			t.Run(strings.NewReplacer("/", "_", ">", "-", " ", "_").Replace(name), func(t *testing.T) {
-				t.Parallel()
-				const frac = 0.3
-				r := startMatrixRun(t, "--fault", fmt.Sprintf("%s %g %s after %s", action, frac, p.Name, mxDelay))
-				m := faultStartRE.FindStringSubmatch(r.Proc.Output())
-				if m == nil {
-					t.Fatalf("no fault start logged:\n%s", r.Proc.Output())
-				}
-				start, err := time.Parse(time.RFC3339Nano, m[1])
-				if err != nil {
-					t.Fatal(err)
-				}
-				traffic(t, r.URL, mxRun)
-				last := time.Now().UTC().Truncate(mxWindow)
-				rep := judgedReport(t, r, last)
-				changed := faultChanged(t, r.MetricsURL, p.Name, action)
-				r.stop(t)
-				seen := faultSeen(t, r.Proc.Output())
-				if now := faultChanged0(r.Proc.Output()); now < changed {
-					t.Fatalf("summary says %v changed, metric said %v", now, changed)
-				}
-				if seen < 20 || changed == 0 {
-					t.Fatalf("fault saw %v records and changed %v: too little traffic at %s", seen, changed, p.Name)
-				}
-				if sd := math.Sqrt(seen * frac * (1 - frac)); math.Abs(changed-seen*frac) > 4*sd+1 {
-					t.Errorf("fault changed %v of %v records, outside 4σ of %v", changed, seen, frac)
-				}
-				want := faultEdge[p.Name]
-				// Windows are event time: a record a late stage (the loader)
-				// changes just after the fault starts can have left the
-				// collector up to a buffer interval or two before it.
-				startWin := start.UTC().Add(-3 * time.Second).Truncate(mxWindow)
-				var total float64
-				var first time.Time
-				for _, e := range rep.Edges {
-					for _, c := range e.Windows {
-						if c.Status != "out" {
-							continue
-						}
-						if e.Name != want {
-							t.Errorf("edge %s flagged in window %s (discrepancy %v); only %s should be", e.Name, c.Window.Format("15:04:05"), c.Discrepancy, want)
-							continue
-						}
-						if first.IsZero() || c.Window.Before(first) {
-							first = c.Window
-						}
-					}
-					if e.Name == want {
-						for _, c := range e.Windows {
-							if c.Status == "ok" || c.Status == "out" {
-								total += c.Discrepancy
-							}
-						}
-					}
-				}
-				if action == "duplicate" {
-					total = -total
-				}
-				if total != changed {
-					t.Errorf("edge %s: total discrepancy %v (sign for %s), fault changed %v records", want, total, action, changed)
-				}
-				if first.IsZero() || first.Before(startWin) || first.After(start.UTC().Truncate(mxWindow).Add(mxWindow)) {
-					t.Errorf("edge %s first flagged in window %s; the fault started at %s", want, first.Format("15:04:05"), start.Format("15:04:05.000"))
-				}
-				t.Logf("%s: %v of %v records changed; %s flagged from %s (fault start %s), total %v", name, changed, seen, want,
-					first.Format("15:04:05"), start.Format("15:04:05.000"), total)
-			})
+			wg.Add(1)
+			// t.Run may be called from several goroutines at once; each
+			// subtest reports (and fails) on its own.
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				t.Run(strings.NewReplacer("/", "_", ">", "-", " ", "_").Replace(name), func(t *testing.T) {
+					matrixCase(t, p.Name, action)
+				})
+			}()
 		}
 	}
+	wg.Wait()
+	t.Logf("fault matrix: %d cases, %d at a time, in %s", 2*len(fault.Points), limit, time.Since(began).Round(time.Second))
+}
+
+// matrixCase runs one fault point with one action under continuous
+// traffic and checks where, how much and from when the exporter flags it.
+func matrixCase(t *testing.T, point, action string) {
+	name := action + " " + point
+	const frac = 0.3
+	r := startMatrixRun(t, "--fault", fmt.Sprintf("%s %g %s after %s", action, frac, point, mxDelay))
+	m := faultStartRE.FindStringSubmatch(r.Proc.Output())
+	if m == nil {
+		t.Fatalf("no fault start logged:\n%s", r.Proc.Output())
+	}
+	start, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	traffic(t, r.URL, mxRun)
+	last := time.Now().UTC().Truncate(mxWindow)
+	rep := judgedReport(t, r, last)
+	changed := faultChanged(t, r.MetricsURL, point, action)
+	r.stop(t)
+	seen := faultSeen(t, r.Proc.Output())
+	if now := faultChanged0(r.Proc.Output()); now < changed {
+		t.Fatalf("summary says %v changed, metric said %v", now, changed)
+	}
+	if seen < 20 || changed == 0 {
+		t.Fatalf("fault saw %v records and changed %v: too little traffic at %s", seen, changed, point)
+	}
+	if sd := math.Sqrt(seen * frac * (1 - frac)); math.Abs(changed-seen*frac) > 4*sd+1 {
+		t.Errorf("fault changed %v of %v records, outside 4σ of %v", changed, seen, frac)
+	}
+	want := faultEdge[point]
+	// Windows are event time: a record a late stage (the loader)
+	// changes just after the fault starts can have left the
+	// collector up to a buffer interval or two before it.
+	startWin := start.UTC().Add(-3 * time.Second).Truncate(mxWindow)
+	var total float64
+	var first time.Time
+	for _, e := range rep.Edges {
+		for _, c := range e.Windows {
+			if c.Status != "out" {
+				continue
+			}
+			if e.Name != want {
+				t.Errorf("edge %s flagged in window %s (discrepancy %v); only %s should be", e.Name, c.Window.Format("15:04:05"), c.Discrepancy, want)
+				continue
+			}
+			if first.IsZero() || c.Window.Before(first) {
+				first = c.Window
+			}
+		}
+		if e.Name == want {
+			for _, c := range e.Windows {
+				if c.Status == "ok" || c.Status == "out" {
+					total += c.Discrepancy
+				}
+			}
+		}
+	}
+	if action == "duplicate" {
+		total = -total
+	}
+	if total != changed {
+		t.Errorf("edge %s: total discrepancy %v (sign for %s), fault changed %v records", want, total, action, changed)
+	}
+	if first.IsZero() || first.Before(startWin) || first.After(start.UTC().Truncate(mxWindow).Add(mxWindow)) {
+		t.Errorf("edge %s first flagged in window %s; the fault started at %s", want, first.Format("15:04:05"), start.Format("15:04:05.000"))
+	}
+	t.Logf("%s: %v of %v records changed; %s flagged from %s (fault start %s), total %v", name, changed, seen, want,
+		first.Format("15:04:05"), start.Format("15:04:05.000"), total)
 }
 
 func faultChanged(t *testing.T, metricsURL, point, action string) float64 {

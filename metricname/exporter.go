@@ -48,6 +48,10 @@ var (
 		Help: "Canary events not found at a stage within its deadline.", Labels: []string{LabelStage}})
 	CanaryLatency = define(Info{Name: "plowline_canary_latency_seconds", Type: "gauge",
 		Help: "Time from sending the latest found canary event to finding it at a stage.", Labels: []string{LabelStage}})
+	// CanaryEventLatency has one observation per canary event found at a
+	// stage, so quantiles and means cover every event, not only the latest.
+	CanaryEventLatency = define(Info{Name: "plowline_canary_event_latency_seconds", Type: "histogram",
+		Help: "Time from sending each canary event to finding it at a stage; one observation per event (S3: the object's write time, warehouse: uploaded_at).", Labels: []string{LabelStage}})
 	CanaryLastSeen = define(Info{Name: "plowline_canary_last_seen_timestamp_seconds", Type: "gauge",
 		Help: "When a canary event was last found at a stage.", Labels: []string{LabelStage}})
 	CanaryLastSent = define(Info{Name: "plowline_canary_last_sent_timestamp_seconds", Type: "gauge",

@@ -24,7 +24,45 @@ const (
 	PageView       EventKind = "page_view"       // trackPageView; e=pv
 	StructEvent    EventKind = "struct"          // trackStructEvent; e=se
 	SelfDescribing EventKind = "self_describing" // trackSelfDescribingEvent; e=ue
+	// The kinds below are sent through the tracker core's own builders
+	// (buildPagePing, buildLinkClick, buildEcommerceTransaction(Item)),
+	// which the browser tracker's activity tracking, link-click plugin and
+	// ecommerce plugin call; the browser page calls them on its tracker's
+	// core, so the browser adds its page and session fields as for any event.
+	PagePing        EventKind = "page_ping"        // buildPagePing; e=pp (PageURL, PageTitle, Referrer, Offsets)
+	LinkClick       EventKind = "link_click"       // buildLinkClick; e=ue, link_click 1-0-1
+	Transaction     EventKind = "transaction"      // buildEcommerceTransaction; e=tr
+	TransactionItem EventKind = "transaction_item" // buildEcommerceTransactionItem; e=ti
 )
+
+// LinkClickData is a link click's element (LinkClick events).
+type LinkClickData struct {
+	TargetURL      string   `json:"targetUrl"`
+	ElementID      string   `json:"elementId,omitempty"`
+	ElementClasses []string `json:"elementClasses,omitempty"`
+	ElementTarget  string   `json:"elementTarget,omitempty"`
+	ElementContent string   `json:"elementContent,omitempty"`
+}
+
+// TransactionData is an ecommerce transaction (Transaction events) or one
+// of its items (TransactionItem events: OrderID, SKU, Price, Name,
+// Category, Quantity, Currency).
+type TransactionData struct {
+	OrderID     string  `json:"orderId"`
+	Total       float64 `json:"total,omitempty"`
+	Affiliation string  `json:"affiliation,omitempty"`
+	Tax         float64 `json:"tax,omitempty"`
+	Shipping    float64 `json:"shipping,omitempty"`
+	City        string  `json:"city,omitempty"`
+	State       string  `json:"state,omitempty"`
+	Country     string  `json:"country,omitempty"`
+	Currency    string  `json:"currency,omitempty"`
+	SKU         string  `json:"sku,omitempty"`
+	Price       float64 `json:"price,omitempty"`
+	Name        string  `json:"name,omitempty"`
+	Category    string  `json:"category,omitempty"`
+	Quantity    int     `json:"quantity,omitempty"`
+}
 
 // SelfDescribingJSON is an Iglu self-describing JSON: an entity (context)
 // or the body of a self-describing event.
@@ -54,6 +92,15 @@ type TrackerEvent struct {
 	// Self-describing event: the Iglu URI and the data.
 	Schema string         `json:"schema,omitempty"`
 	Data   map[string]any `json:"data,omitempty"`
+
+	// Page ping scroll offsets: min X, max X, min Y, max Y.
+	Offsets [4]int `json:"offsets,omitzero"`
+
+	// Link click.
+	Link *LinkClickData `json:"link,omitempty"`
+
+	// Transaction or transaction item.
+	Transaction *TransactionData `json:"transaction,omitempty"`
 
 	// Contexts are entities attached to the event (cx / co).
 	Contexts []SelfDescribingJSON `json:"contexts,omitempty"`

@@ -111,8 +111,9 @@ func overview(o Options) *dashboard.DashboardBuilder {
 			pq{expr: fmt.Sprintf("%s / %s", rate(mn.EnricherEvents, "", `result="bad"`), rate(mn.EnricherEvents, "")), legend: "bad ratio"}))
 
 	d = d.WithRow(row("Canary: one synthetic event followed end to end")).
-		WithPanel(withProm(tsPanel("Canary latency by stage", "Time from sending the latest found canary to finding it at each stage: the pipeline's end-to-end latency.", "s", 12, 9),
-			pq{expr: fmt.Sprintf("max by (stage) (%s)", sel(mn.CanaryLatency)), legend: "{{stage}}"})).
+		WithPanel(withProm(tsPanel("Canary latency by stage", "Time from sending a canary to finding it at each stage: the pipeline's end-to-end latency. 'latest' is the most recently sent canary found; p95 is over every canary event found in the last hour (one observation per event).", "s", 12, 9),
+			pq{expr: fmt.Sprintf("max by (stage) (%s)", sel(mn.CanaryLatency)), legend: "{{stage}} latest"},
+			pq{expr: fmt.Sprintf("histogram_quantile(0.95, sum by (stage, le) (rate(%s[1h])))", sel(mn.Info{Name: mn.CanaryEventLatency.Name + "_bucket"})), legend: "{{stage}} p95 (1h)"})).
 		WithPanel(withProm(statPanel("Since a canary was last seen", "Per stage; red past the PlowlineCanaryNotSeen threshold.", "s", 6, 9).
 			Thresholds(thresholds("green", alerts.CanaryNotSeenAfter.Seconds()/2, "orange", alerts.CanaryNotSeenAfter.Seconds(), "red")).
 			Links(links(runbookLink(o, "PlowlineCanaryNotSeen"))),

@@ -35,6 +35,9 @@ import (
 	"github.com/plowline/plowline/alerts"
 	"github.com/plowline/plowline/exporter/config"
 	"github.com/plowline/plowline/metricname"
+	"github.com/plowline/plowline/pipeline/lambda/collectorfn"
+	"github.com/plowline/plowline/pipeline/lambda/enrichfn"
+	"github.com/plowline/plowline/pipeline/lambda/pseudonymizefn"
 	"github.com/plowline/plowline/pipeline/pseudonymize"
 )
 
@@ -46,14 +49,14 @@ const DefaultStackName = "Plowline"
 // repository root (written by `make dashboards`).
 const DashboardFile = "dashboards/cloudwatch/SnowPlow.json"
 
-// Environment variables the Lambda functions read (cmd/plowline/lambda_*.go
-// and cmd/lambda/*); a test checks each against the functions' Go source.
+// Environment variables the Lambda functions read, taken from the functions'
+// own packages so the stack and the code cannot drift apart.
 const (
-	EnvGoodStream         = "PLOWLINE_GOOD_STREAM"
-	EnvBadStream          = "PLOWLINE_BAD_STREAM"
-	EnvEnrichedGoodStream = "PLOWLINE_ENRICHED_GOOD_STREAM"
-	EnvEnrichedBadStream  = "PLOWLINE_ENRICHED_BAD_STREAM"
-	EnvHMACSecretID       = "PLOWLINE_HMAC_SECRET_ID"
+	EnvGoodStream         = collectorfn.EnvGoodStream
+	EnvBadStream          = collectorfn.EnvBadStream
+	EnvEnrichedGoodStream = enrichfn.EnvGoodStream
+	EnvEnrichedBadStream  = enrichfn.EnvBadStream
+	EnvHMACSecretID       = pseudonymizefn.EnvHMACSecretID
 )
 
 // Names of the CloudFormation parameters that locate the Lambda code when

@@ -139,6 +139,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				emit(metricname.CanaryLatency, st.Latency.Seconds(), st.Stage)
 				emit(metricname.CanaryLastSeen, unix(st.LastSeen), st.Stage)
 			}
+			c.emitHistogram(ch, metricname.CanaryEventLatency, st.Latencies, st.Stage)
 		}
 	}
 }
@@ -199,6 +200,17 @@ func (c *Collector) collectFlow(v View, emit func(metricname.Info, float64, ...s
 		emit(metricname.EdgeOutOfTolerance, b2f(j.Status == flow.Out), e.Name, from, to)
 		emit(metricname.EdgeWindowStart, unix(j.Window), e.Name)
 	}
+}
+
+// emitHistogram exposes a canary latency histogram (every bucket, even
+// before the first observation, so rate() over it starts at zero).
+func (c *Collector) emitHistogram(ch chan<- prometheus.Metric, info metricname.Info, h canary.Histogram, labels ...string) {
+	d := c.descs[info.Name]
+	m, err := prometheus.NewConstHistogram(d, h.Count, h.Sum, h.Cumulative(), labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(d, err)
+	}
+	ch <- m
 }
 
 // emitGauge exposes a gauge a source reported, under its metricname

@@ -3,80 +3,17 @@ package pseudonymize
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/plowline/plowline/pipeline/enrich"
 	"github.com/plowline/plowline/pipeline/event"
 	"github.com/plowline/plowline/pipeline/payload"
+	"github.com/plowline/plowline/pipeline/pseudonymize/sdkparse"
 	"github.com/plowline/plowline/testkit"
 )
-
-// sdkParse checks an enriched TSV line the way Snowplow's Go analytics
-// SDK reads it: 131 fields; integers parse with strconv.Atoi, decimals
-// with strconv.ParseFloat, booleans with strconv.ParseBool, timestamps
-// with the layout "2006-01-02 15:04:05.999"; contexts, derived_contexts
-// and unstruct_event are JSON whose schema and every entity's schema are
-// Iglu URIs. It returns the first field that would make the SDK refuse
-// the event.
-func sdkParse(line string) error {
-	fields := strings.Split(line, "\t")
-	if len(fields) != event.NumFields {
-		return fmt.Errorf("%d fields, want %d", len(fields), event.NumFields)
-	}
-	for i, v := range fields {
-		if v == "" {
-			continue
-		}
-		f := event.Field(i)
-		var err error
-		switch f.Kind() {
-		case event.KindInt:
-			_, err = strconv.Atoi(v)
-		case event.KindFloat:
-			_, err = strconv.ParseFloat(v, 64)
-		case event.KindBool:
-			_, err = strconv.ParseBool(v)
-		case event.KindTimestamp:
-			_, err = time.Parse("2006-01-02 15:04:05.999", v)
-		case event.KindContexts, event.KindUnstruct:
-			var sd struct {
-				Schema string          `json:"schema"`
-				Data   json.RawMessage `json:"data"`
-			}
-			if err = json.Unmarshal([]byte(v), &sd); err == nil {
-				if _, err = event.ParseSchemaKey(sd.Schema); err == nil {
-					var items []struct {
-						Schema string `json:"schema"`
-					}
-					if f.Kind() == event.KindContexts {
-						err = json.Unmarshal(sd.Data, &items)
-					} else {
-						var one struct {
-							Schema string `json:"schema"`
-						}
-						err = json.Unmarshal(sd.Data, &one)
-						items = append(items, one)
-					}
-					for _, it := range items {
-						if err == nil {
-							_, err = event.ParseSchemaKey(it.Schema)
-						}
-					}
-				}
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("%s = %.80q: %v", f.Name(), v, err)
-		}
-	}
-	return nil
-}
 
 // TestPseudonymizedOutputParsesWithSDKRules: the conformance event, the
 // enricher's output for tracker-shaped traffic (page views with http(s)
@@ -123,7 +60,7 @@ func TestPseudonymizedOutputParsesWithSDKRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sdkParse(string(out)); err != nil {
+		if err := sdkparse.Check(string(out)); err != nil {
 			t.Errorf("pseudonymized event refused by the SDK rules: %v", err)
 		}
 	}
@@ -142,7 +79,7 @@ func TestPseudonymizedOutputParsesWithSDKRules(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sdkParse(string(out)); err != nil && !strings.HasPrefix(err.Error(), "contexts") {
+		if err := sdkparse.Check(string(out)); err != nil && !strings.HasPrefix(err.Error(), "contexts") {
 			t.Errorf("generated event: typed column refused after pseudonymization: %v", err)
 		} else {
 			typedOK++
@@ -151,7 +88,7 @@ func TestPseudonymizedOutputParsesWithSDKRules(t *testing.T) {
 	t.Logf("%d conformance/enriched events parse with the SDK rules after pseudonymization; %d/%d generated events' typed columns parse", len(lines), typedOK, gen)
 	bad, _ := event.Parse(string(conformanceLine(t)))
 	bad[event.PageURLPort] = p.Pseudonym("80")
-	if sdkParse(string(bad.AppendTSV(nil))) == nil {
+	if sdkparse.Check(string(bad.AppendTSV(nil))) == nil {
 		t.Error("the SDK check accepts a pseudonym in page_urlport")
 	}
 }

@@ -16,6 +16,8 @@
     const all = new Promise((r) => { resolveAll = r; });
     const check = () => { if (answered >= expected) resolveAll(); };
     const ids = [];
+    const trackers = {};
+    const core = window.snowplowTrackerCore;
     for (const m of cfg.methods) {
       const id = cfg.namespace + '-' + m;
       ids.push(id);
@@ -39,7 +41,7 @@
       if (cfg.postPath) tc.postPath = cfg.postPath;
       if (cfg.anonymous) tc.anonymousTracking = { withServerAnonymisation: true };
       if (cfg.encodeBase64 !== null && cfg.encodeBase64 !== undefined) tc.encodeBase64 = cfg.encodeBase64;
-      sp.newTracker(id, cfg.collector, tc);
+      trackers[id] = sp.newTracker(id, cfg.collector, tc);
       if (cfg.userId) sp.setUserId(cfg.userId, [id]);
     }
     for (const id of ids) {
@@ -63,6 +65,23 @@
           }
           case 'self_describing':
             sp.trackSelfDescribingEvent(Object.assign({ event: { schema: ev.schema, data: ev.data } }, common), [id]);
+            break;
+          // As the activity tracking, link-click and ecommerce plugins do:
+          // the core builder, tracked on this tracker's core.
+          case 'page_ping': {
+            const o = ev.offsets || [0, 0, 0, 0];
+            trackers[id].core.track(core.buildPagePing({ pageUrl: ev.pageUrl, pageTitle: ev.pageTitle, referrer: ev.referrer,
+              minXOffset: o[0], maxXOffset: o[1], minYOffset: o[2], maxYOffset: o[3] }), common.context, common.timestamp);
+            break;
+          }
+          case 'link_click':
+            trackers[id].core.track(core.buildLinkClick(ev.link), common.context, common.timestamp);
+            break;
+          case 'transaction':
+            trackers[id].core.track(core.buildEcommerceTransaction(ev.transaction), common.context, common.timestamp);
+            break;
+          case 'transaction_item':
+            trackers[id].core.track(core.buildEcommerceTransactionItem(ev.transaction), common.context, common.timestamp);
             break;
           default:
             throw new Error('unknown event kind ' + JSON.stringify(ev.kind));

@@ -67,6 +67,21 @@ async function main() {
       case 'self_describing':
         b = sp.buildSelfDescribingEvent({ event: { schema: ev.schema, data: ev.data } });
         break;
+      case 'page_ping': {
+        const o = ev.offsets || [0, 0, 0, 0];
+        b = sp.buildPagePing({ pageUrl: ev.pageUrl, pageTitle: ev.pageTitle, referrer: ev.referrer,
+          minXOffset: o[0], maxXOffset: o[1], minYOffset: o[2], maxYOffset: o[3] });
+        break;
+      }
+      case 'link_click':
+        b = sp.buildLinkClick(ev.link);
+        break;
+      case 'transaction':
+        b = sp.buildEcommerceTransaction(ev.transaction);
+        break;
+      case 'transaction_item':
+        b = sp.buildEcommerceTransactionItem(ev.transaction);
+        break;
       default:
         throw new Error('unknown event kind ' + JSON.stringify(ev.kind));
     }

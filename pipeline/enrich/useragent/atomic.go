@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	lru "github.com/hashicorp/golang-lru"
+	"github.com/ua-parser/uap-go/uaparser"
 )
 
 // Atomic holds the enriched event's browser, OS and device fields
@@ -74,7 +75,14 @@ func (a *AtomicParser) compute(agent string) *Atomic {
 	if len(agent) > maxAgentBytes {
 		agent = agent[:maxAgentBytes]
 	}
-	c := a.p.uap.Parse(agent)
+	return fromParsed(agent, a.p.uap.Parse(agent))
+}
+
+// fromParsed maps ua-parser's result c for agent onto the atomic fields.
+// It is kept apart from parsing so a test can drive the mapping with
+// every family the rules can report and collect every value it writes
+// (the pseudonymizer's vocabularies must cover them).
+func fromParsed(agent string, c *uaparser.Client) *Atomic {
 	ua, os, dev := c.UserAgent, c.Os, c.Device
 	at := &Atomic{}
 

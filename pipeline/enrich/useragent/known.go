@@ -40,21 +40,47 @@ type rule struct {
 	Device string `yaml:"device_replacement"`
 }
 
-var knownOnce = sync.OnceValue(func() [3]map[string]bool {
+// known holds, per Family, the values the rules can produce: as written
+// and case-folded (the lookup set), and the written forms in rule order
+// (for tests that walk every value).
+type known struct {
+	set     [3]map[string]bool
+	written [3][]string
+}
+
+var knownOnce = sync.OnceValue(func() *known {
 	var defs struct {
 		UA     []rule `yaml:"user_agent_parsers"`
 		OS     []rule `yaml:"os_parsers"`
 		Device []rule `yaml:"device_parsers"`
 	}
-	var out [3]map[string]bool
-	for i := range out {
+	k := &known{}
+	add := func(i int, v string) {
+		if !k.set[i][v] {
+			k.written[i] = append(k.written[i], v)
+		}
+		// As written (the usual lookup, no allocation) and folded.
+		k.set[i][v] = true
+		k.set[i][strings.ToLower(strings.TrimSpace(v))] = true
+	}
+	for i := range k.set {
 		// "Other" is what ua-parser reports when no rule matches.
-		out[i] = map[string]bool{"other": true, "Other": true}
+		k.set[i] = map[string]bool{}
+		add(i, "Other")
+	}
+	// The atomic fields rename some families (br_family "Internet
+	// Explorer" for ua-parser's "IE"): the new names are the mapping's
+	// own literals, never agent text.
+	for _, v := range browserFamilies {
+		add(int(UserAgentFamily), v)
+	}
+	for _, v := range osFamilies {
+		add(int(OSFamily), v)
 	}
 	if err := yaml.Unmarshal(uaparser.DefinitionYaml, &defs); err != nil {
 		// Compiled into the binary and checked by the tests; with no rules
 		// nothing but "Other" is known, which only pseudonymizes more.
-		return out
+		return k
 	}
 	for i, rules := range [3][]rule{defs.UA, defs.OS, defs.Device} {
 		for _, r := range rules {
@@ -63,13 +89,11 @@ var knownOnce = sync.OnceValue(func() [3]map[string]bool {
 				repl = "$1"
 			}
 			for _, v := range expand(r, repl) {
-				// As written (the usual lookup, no allocation) and folded.
-				out[i][v] = true
-				out[i][strings.ToLower(strings.TrimSpace(v))] = true
+				add(i, v)
 			}
 		}
 	}
-	return out
+	return k
 })
 
 // expand returns every value repl can take for rule r, or nil when one of
@@ -214,7 +238,7 @@ func KnownFamily(f Family, v string) bool {
 	if f < UserAgentFamily || f > DeviceFamily {
 		return false
 	}
-	m := knownOnce()[f]
+	m := knownOnce().set[f]
 	if m[v] {
 		return true
 	}
@@ -258,7 +282,9 @@ func KnownVersion(v string) bool {
 
 // KnownFamilyVersion reports whether v has the form of a context's
 // useragentVersion or osVersion made of a known family f and numeric
-// version parts: "Chrome 120.0.0", "Mac OS X 14.1", or the family alone.
+// version parts: "Chrome 120.0.0", "Mac OS X 14.1", or the family alone;
+// or of the atomic os_name, whose Android versions end in ".x"
+// ("Android 13.x", as UserAgentUtils writes them).
 func KnownFamilyVersion(f Family, v string) bool {
 	if KnownFamily(f, v) {
 		return true
@@ -267,7 +293,11 @@ func KnownFamilyVersion(f Family, v string) bool {
 	if i < 0 || !KnownFamily(f, v[:i]) {
 		return false
 	}
-	return dottedNumbers(v[i+1:])
+	ver := v[i+1:]
+	if f == OSFamily {
+		ver = strings.TrimSuffix(ver, ".x")
+	}
+	return dottedNumbers(ver)
 }
 
 // dottedNumbers reports whether v is KnownVersion parts joined by dots.
