@@ -7,12 +7,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/plowline/plowline/pipeline/event"
 	"github.com/plowline/plowline/pipeline/pseudonymize/sdkparse"
 	"github.com/plowline/plowline/testkit"
@@ -121,7 +124,9 @@ func privacyInvalidEvents(mk *markers, who string) []testkit.TrackerEvent {
 //   - every pseudonymized event in the lake parses by the analytics SDKs'
 //     rules (typed columns, Iglu URIs in the JSON fields);
 //   - what the allowlist keeps is kept (app_id, event, se_category,
-//     currencies, amounts, the enricher's own UA families).
+//     currencies, amounts, the enricher's own UA families, coarse
+//     geography from the IP lookups), and the IP lookups' fine-grained
+//     answers are pseudonymized or cleared.
 func TestPrivacyWithRealTrackers(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -129,14 +134,27 @@ func TestPrivacyWithRealTrackers(t *testing.T) {
 	if err := os.WriteFile(cc, []byte("cookie:\n  secure: false\n  same_site: Lax\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := startRun(t, data, "--collector.config", cc, "--lake.buffer-interval", "300ms")
 	mk := newMarkers(t)
+	// IP lookups on: the tracker's address is in these databases, whose
+	// fine-grained answers (city, postcode, ISP, organization, domain) must
+	// not reach the warehouse in clear either.
+	const trackerIP = "81.2.69.160" // in MaxMind's test range (mmdbwriter refuses documentation ranges)
+	geo := map[string]string{"country": "GB", "region": "ENG", "region_name": "England", "timezone": "Europe/London", "netspeed": "Corporate",
+		"city": mk.m("geo city") + "ton", "zipcode": mk.m("geo zipcode"), "isp": mk.m("ip isp"), "organization": mk.m("ip organization"),
+		"domain": mk.m("ip domain") + ".example"}
+	dbs := writeGeoDatabases(t, dir, "81.2.69.0/24", geo)
+	ec := filepath.Join(dir, "enrich.yaml")
+	if err := os.WriteFile(ec, []byte(fmt.Sprintf("enrichments:\n  ip_lookups: {enabled: true, geo: %s, isp: %s, domain: %s, connection_type: %s}\n",
+		dbs[0], dbs[1], dbs[2], dbs[3])), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, data, "--collector.config", cc, "--enrich.config", ec, "--lake.buffer-interval", "300ms")
 
 	// A model name the ua-parser rules copy into deviceFamily ("Samsung SM-…").
 	agent := "Mozilla/5.0 (Linux; Android 13; SM-" + mk.m("node user agent model") +
 		" Build/TP1A.220624.014) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.43 Mobile Safari/537.36"
 	nodeSet := testkit.TrackerSetters{UserID: mk.m("node uid") + "@example.com", DomainUserID: mk.m("node duid"),
-		IPAddress: "203.0.113.9", Useragent: agent, Timezone: "Europe/Berlin", Lang: "de-DE",
+		IPAddress: trackerIP, Useragent: agent, Timezone: "Europe/Berlin", Lang: "de-DE",
 		SessionID: "7f1b9a2c-0000-4000-8000-00000000000a", SessionIndex: 2}
 	var valid, invalid []testkit.SentEvent
 	valid = append(valid, testkit.NodeTracker(t, r.URL, privacyEvents(mk, "node post"), testkit.NodeTrackerOptions{
@@ -279,8 +297,19 @@ func TestPrivacyWithRealTrackers(t *testing.T) {
 				t.Errorf("pp_yoffset_max %q not kept", f[event.PpYOffsetMax])
 			}
 		}
-		if f[event.AppID] == "privacy-node" && (f[event.BrFamily] != "Chrome" || f[event.OSFamily] != "Android") {
-			t.Errorf("the enricher's UA families br_family/os_family %q/%q not kept", f[event.BrFamily], f[event.OSFamily])
+		if f[event.AppID] == "privacy-node" {
+			if f[event.BrFamily] != "Chrome" || f[event.OSFamily] != "Android" {
+				t.Errorf("the enricher's UA families br_family/os_family %q/%q not kept", f[event.BrFamily], f[event.OSFamily])
+			}
+			// IP lookups: coarse geography kept, the rest pseudonymized or cleared.
+			for col, want := range map[event.Field]string{event.GeoCountry: geo["country"], event.GeoRegion: geo["region"],
+				event.GeoRegionName: geo["region_name"], event.GeoTimezone: geo["timezone"], event.IPNetspeed: geo["netspeed"],
+				event.GeoCity: pseudonym(t, data, geo["city"]), event.IPOrganization: pseudonym(t, data, geo["organization"]),
+				event.GeoLatitude: "", event.GeoLongitude: ""} {
+				if f[col] != want {
+					t.Errorf("%s = %q, want %q", col.Name(), f[col], want)
+				}
+			}
 		}
 	}
 	if parsed != len(valid) {
@@ -302,4 +331,53 @@ func TestPrivacyWithRealTrackers(t *testing.T) {
 	if got := mk.find("x" + mk.m("self-check") + "y"); len(got) != 1 || got[0] != "self-check" {
 		t.Errorf("marker search is broken: %v", got)
 	}
+}
+
+// writeGeoDatabases writes the four MaxMind databases the IP lookups
+// enrichment reads (City, ISP, Domain, Connection-Type), each answering
+// for cidr with the values in geo; it returns their paths in that order.
+func writeGeoDatabases(t *testing.T, dir, cidr string, geo map[string]string) [4]string {
+	t.Helper()
+	en := func(s string) mmdbtype.Map { return mmdbtype.Map{"en": mmdbtype.String(s)} }
+	recs := [4]struct {
+		name, dbType string
+		rec          mmdbtype.Map
+	}{
+		{"city", "GeoIP2-City", mmdbtype.Map{
+			"country":      mmdbtype.Map{"iso_code": mmdbtype.String(geo["country"])},
+			"city":         mmdbtype.Map{"names": en(geo["city"])},
+			"postal":       mmdbtype.Map{"code": mmdbtype.String(geo["zipcode"])},
+			"subdivisions": mmdbtype.Slice{mmdbtype.Map{"iso_code": mmdbtype.String(geo["region"]), "names": en(geo["region_name"])}},
+			"location": mmdbtype.Map{"latitude": mmdbtype.Float64(51.75), "longitude": mmdbtype.Float64(-1.25),
+				"time_zone": mmdbtype.String(geo["timezone"])}}},
+		{"isp", "GeoIP2-ISP", mmdbtype.Map{"isp": mmdbtype.String(geo["isp"]), "organization": mmdbtype.String(geo["organization"])}},
+		{"domain", "GeoIP2-Domain", mmdbtype.Map{"domain": mmdbtype.String(geo["domain"])}},
+		{"conn", "GeoIP2-Connection-Type", mmdbtype.Map{"connection_type": mmdbtype.String(geo["netspeed"])}},
+	}
+	var paths [4]string
+	_, network, err := net.ParseCIDR(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: r.dbType, RecordSize: 28})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Insert(network, r.rec); err != nil {
+			t.Fatal(err)
+		}
+		paths[i] = filepath.Join(dir, r.name+".mmdb")
+		f, err := os.Create(paths[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.WriteTo(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paths
 }

@@ -6,6 +6,8 @@ var (
 		Help: "Requests that hit a bug (a recovered panic) and were answered 500; should stay 0."})
 	CollectorDoNotTrack = define(Info{Name: "plowline_collector_do_not_track_requests_total", Type: "counter",
 		Help: "Requests answered but not recorded because they carried the do-not-track cookie."})
+	CollectorBodyBudgetRefusals = define(Info{Name: "plowline_collector_body_budget_refusals_total", Type: "counter",
+		Help: "POST requests answered 503 because the bytes of bodies in flight were at limits.max_inflight_body_bytes for longer than the sink timeout."})
 )
 
 // Background writes of buffered sinks (Kinesis): the PutRecords rounds that

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -92,6 +94,7 @@ func runRun(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	bufInterval := fs.Duration("lake.buffer-interval", def.BufferInterval, "batch writers flush a buffer this long after its first record (`duration`; Firehose: 60s..900s)")
 	capacity := fs.Int("stream.capacity", def.StreamCapacity, "capacity of each in-memory stream in `records`; when raw-good is full the collector answers 503")
 	capacityBytes := fs.String("stream.capacity-bytes", sizeString(def.StreamCapacityBytes), "capacity of each in-memory stream in bytes of record data (`size`); with --stream.capacity, whichever is reached first; this bounds memory")
+	memLimit := fs.String("memory-limit", sizeString(local.DefaultMemoryLimit), "soft memory limit handed to the Go runtime (`size`, as GOMEMLIMIT; 0 turns it off): the garbage collector works harder near it. A backstop only: what bounds memory is the limits in docs/run.md. $GOMEMLIMIT wins unless this flag is given")
 	allowNewKey := fs.Bool("allow-new-key", false, "start even if the HMAC key file is missing or empty while the warehouse has rows (every pseudonym changes)")
 	allowEmptyStore := fs.Bool("allow-empty-object-store", false, "start even if the object store is missing or empty while the warehouse has rows")
 	demoOn := fs.Bool("demo", false, "also send a steady stream of realistic demo events (some invalid) to the collector")
@@ -159,6 +162,7 @@ Flags:
 			*capacity = fc.StreamCapacity
 		}
 		str("stream.capacity-bytes", capacityBytes, fc.StreamCapacityBytes)
+		str("memory-limit", memLimit, fc.MemoryLimit)
 		if !set["shutdown-timeout"] && fc.ShutdownTimeout != 0 {
 			*shutdownTimeout = fc.ShutdownTimeout
 		}
@@ -231,6 +235,9 @@ Flags:
 	cfg.AllowNewKey, cfg.AllowEmptyObjectStore = *allowNewKey, *allowEmptyStore
 	if cfg.StreamCapacityBytes, err = byteSize(*capacityBytes); err != nil {
 		return usageErr("--stream.capacity-bytes %q: %v", *capacityBytes, err)
+	}
+	if err := applyMemoryLimit(*memLimit, setFlags(fs)["memory-limit"]); err != nil {
+		return usageErr("--memory-limit %q: %v", *memLimit, err)
 	}
 	if *shutdownTimeout <= 0 {
 		return usageErr("--shutdown-timeout %s: want a positive duration", *shutdownTimeout)
@@ -383,4 +390,34 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// setFlags names the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// applyMemoryLimit hands --memory-limit to the Go runtime as its soft
+// limit. A GOMEMLIMIT in the environment (already applied by the runtime)
+// wins unless the flag was given explicitly; "0" leaves the runtime
+// without a limit.
+func applyMemoryLimit(v string, explicit bool) error {
+	n, err := byteSize(v)
+	if err != nil {
+		if v != "0" {
+			return err
+		}
+		n = 0
+	}
+	if os.Getenv("GOMEMLIMIT") != "" && !explicit {
+		return nil
+	}
+	if n <= 0 {
+		debug.SetMemoryLimit(math.MaxInt64)
+		return nil
+	}
+	debug.SetMemoryLimit(n)
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/plowline/plowline/metricname"
 	"github.com/plowline/plowline/pipeline/badrow"
@@ -46,6 +47,10 @@ type Collector struct {
 	maxAge      []string
 	expires     atomic.Pointer[cachedDate]
 	dntCount    prometheus.Counter
+
+	// bodies holds the bytes of POST bodies in flight
+	// (Limits.MaxInflightBodyBytes).
+	bodies *semaphore.Weighted
 
 	closing  atomic.Bool
 	inflight atomic.Int64
@@ -89,6 +94,7 @@ func New(cfg Config, good, bad stream.Sink, reg prometheus.Registerer, log *slog
 		paths:     cfg.Paths,
 		maxAge:    []string{strconv.Itoa(int(cfg.CORS.AccessControlMaxAge / time.Second))},
 		now:       time.Now,
+		bodies:    semaphore.NewWeighted(cfg.Limits.MaxInflightBodyBytes),
 	}
 	if c.name == "" {
 		c.name = "plowline-" + version + "-" + cfg.Sink.Type
@@ -277,6 +283,27 @@ func (r *sinkRef) put(recs []stream.Record) error {
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooledBody = 64 << 10
+
+// bodyWeight is what a request's body takes of the in-flight budget: its
+// declared length, or the most it may be when the length is unknown.
+func bodyWeight(r *http.Request, limit int64) int64 {
+	if r.ContentLength >= 0 && r.ContentLength <= limit {
+		return max(r.ContentLength, 1)
+	}
+	return limit
+}
+
+// acquireBody waits for room for n bytes of body, at most SinkTimeout: a
+// collector flooded with large bodies answers 503 rather than hold them
+// all in memory.
+func (c *Collector) acquireBody(r *http.Request, n int64) bool {
+	if c.bodies.TryAcquire(n) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), c.cfg.Limits.SinkTimeout)
+	defer cancel()
+	return c.bodies.Acquire(ctx, n) == nil
+}
 
 func readBody(r *http.Request, limit int64) (*bytes.Buffer, error) {
 	buf := bodyPool.Get().(*bytes.Buffer)

@@ -110,6 +110,12 @@ type RedirectConfig struct {
 type LimitsConfig struct {
 	// MaxBodyBytes: larger bodies are refused with 413 before being read.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxInflightBodyBytes bounds the bytes of POST bodies being read and
+	// turned into records at once, across all requests (a body of unknown
+	// length counts as MaxBodyBytes). A request that finds no room within
+	// SinkTimeout gets 503 with Retry-After, which trackers retry — the
+	// collector's memory does not grow with the number of clients.
+	MaxInflightBodyBytes int64 `yaml:"max_inflight_body_bytes"`
 	// MaxRecordBytes is the largest record the good sink takes (Kinesis:
 	// 1 MiB including the partition key; Snowplow uses 1,000,000). Larger
 	// tp2 batches are split; a single event still too big is a
@@ -180,14 +186,15 @@ func DefaultConfig() Config {
 		CORS:     CORSConfig{AccessControlMaxAge: time.Hour},
 		Redirect: RedirectConfig{Domains: []string{}},
 		Limits: LimitsConfig{
-			MaxBodyBytes:      1 << 20,
-			MaxRecordBytes:    1_000_000,
-			MaxHeaderBytes:    64 << 10,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      15 * time.Second,
-			IdleTimeout:       75 * time.Second,
-			SinkTimeout:       time.Second,
+			MaxBodyBytes:         1 << 20,
+			MaxInflightBodyBytes: 16 << 20,
+			MaxRecordBytes:       1_000_000,
+			MaxHeaderBytes:       64 << 10,
+			ReadHeaderTimeout:    5 * time.Second,
+			ReadTimeout:          10 * time.Second,
+			WriteTimeout:         15 * time.Second,
+			IdleTimeout:          75 * time.Second,
+			SinkTimeout:          time.Second,
 		},
 		Sink: SinkConfig{
 			Type: "stdout",
@@ -343,6 +350,9 @@ func (c Config) Validate() error {
 	l := c.Limits
 	if l.MaxBodyBytes <= 0 {
 		bad("limits.max_body_bytes", l.MaxBodyBytes, "must be positive")
+	}
+	if l.MaxInflightBodyBytes < l.MaxBodyBytes {
+		bad("limits.max_inflight_body_bytes", l.MaxInflightBodyBytes, fmt.Sprintf("must be at least limits.max_body_bytes (%d)", l.MaxBodyBytes))
 	}
 	if l.MaxRecordBytes < minRecordBytes {
 		bad("limits.max_record_bytes", l.MaxRecordBytes, fmt.Sprintf("must be at least %d", minRecordBytes))

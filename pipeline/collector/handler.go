@@ -257,6 +257,15 @@ func (c *Collector) track(w http.ResponseWriter, r *http.Request, path string, k
 		if r.ContentLength > limit {
 			return tooLarge(w, r.ContentLength, limit)
 		}
+		// The body, the records made of it and the bad rows live until
+		// this request returns: hold its weight in the in-flight budget
+		// until then.
+		weight := bodyWeight(r, limit)
+		if !c.acquireBody(r, weight) {
+			c.m.bodiesRefused.Inc()
+			return unavailable(w)
+		}
+		defer c.bodies.Release(weight)
 		buf, err := readBody(r, limit)
 		if errors.Is(err, errTooLarge) {
 			return tooLarge(w, -1, limit)

@@ -39,6 +39,8 @@ type metrics struct {
 	latency      *prometheus.HistogramVec
 	sinkFailures *prometheus.CounterVec
 	panics       prometheus.Counter
+	// bodiesRefused counts POSTs refused for want of in-flight body budget.
+	bodiesRefused prometheus.Counter
 
 	// hot holds pre-bound children for the common (route, code) pairs, so
 	// the request path does not hash label values.
@@ -72,6 +74,9 @@ func newMetrics() *metrics {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricname.CollectorPanics.Name, Help: metricname.CollectorPanics.Help,
 		}),
+		bodiesRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: metricname.CollectorBodyBudgetRefusals.Name, Help: metricname.CollectorBodyBudgetRefusals.Help,
+		}),
 		hot: map[string]map[int]prometheus.Counter{},
 	}
 	for _, r := range []string{routeTP2, routePixel, routeVendorGet, routeVendorPost, routeCustom, routeOptions} {
@@ -101,7 +106,7 @@ func (m *metrics) request(route string, code int) {
 
 func (m *metrics) register(reg prometheus.Registerer, sinks *sinkCollector) error {
 	for _, c := range []prometheus.Collector{m.requests, m.payloads, m.events, m.badRows, m.bytes,
-		m.latency, m.sinkFailures, m.panics, sinks} {
+		m.latency, m.sinkFailures, m.panics, m.bodiesRefused, sinks} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -58,6 +58,10 @@ redirect:
 limits:
   # Larger request bodies get 413 before they are read.
   max_body_bytes: 1048576
+  # Bytes of POST bodies held at once, all requests together (a body of
+  # unknown length counts as max_body_bytes); a request that finds no room
+  # within sink_timeout gets 503. Bounds the collector's memory.
+  max_inflight_body_bytes: 16777216
   # Largest record the good sink takes (Kinesis: 1 MiB with the partition
   # key). Bigger tp2 batches are split by event; an event that alone is too
   # big becomes a size_violation bad row on the bad sink.

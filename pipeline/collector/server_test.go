@@ -27,7 +27,7 @@ func (h *harness) serve(cfg Config) string {
 		h.t.Fatal(err)
 	}
 	srv := NewServer(ln.Addr().String(), h.c.Handler(), cfg)
-	go srv.Serve(ln)
+	go srv.Serve(WrapListener(ln))
 	h.t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
@@ -334,7 +334,7 @@ func TestServerServesNothingSmuggledAfterAChunkedBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(WrapListener(ln))
 	defer srv.Close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -351,6 +351,12 @@ func TestServerServesNothingSmuggledAfterAChunkedBody(t *testing.T) {
 	resp.Body.Close()
 	if !resp.Close {
 		t.Errorf("response to a request with Content-Length and Transfer-Encoding keeps the connection open")
+	}
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("request with Content-Length and Transfer-Encoding answered %d, want 400", resp.StatusCode)
+	}
+	if served.Load() != 0 {
+		t.Errorf("the handler served %d requests, want 0 (the first is refused before it)", served.Load())
 	}
 	if _, err := http.ReadResponse(br, nil); err == nil {
 		t.Errorf("a second response came on the same connection")

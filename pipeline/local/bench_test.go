@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,8 @@ func peakRSS() float64 {
 //	go test -run '^$' -bench Pipeline -benchtime 200000x ./pipeline/local
 func BenchmarkPipeline(b *testing.B) {
 	const batch = 50
+	// As `plowline run` does by default (--memory-limit).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(DefaultMemoryLimit))
 	dir := b.TempDir()
 	cfg := DefaultConfig()
 	cfg.DataDir = dir

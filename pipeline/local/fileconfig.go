@@ -26,6 +26,7 @@ type FileConfig struct {
 	StreamCapacity         int           `yaml:"stream_capacity"`
 	StreamCapacityBytes    string        `yaml:"stream_capacity_bytes"`
 	ShutdownTimeout        time.Duration `yaml:"shutdown_timeout"`
+	MemoryLimit            string        `yaml:"memory_limit"`
 	Lake                   struct {
 		BufferSize     string        `yaml:"buffer_size"`
 		BufferInterval time.Duration `yaml:"buffer_interval"`
@@ -49,6 +50,7 @@ allowlist: ""               # pseudonymization allowlist YAML
 stream_capacity: 2000
 stream_capacity_bytes: 8MiB # per stream; what bounds memory
 shutdown_timeout: 1m
+memory_limit: 160MiB        # the Go runtime's soft limit (GOMEMLIMIT); 0: none
 lake:
   buffer_size: 5MiB
   buffer_interval: 10s

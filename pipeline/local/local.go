@@ -56,6 +56,13 @@ const (
 // events/s while keeping the four streams within 32 MiB together.
 const DefaultStreamCapacityBytes = 8 << 20
 
+// DefaultMemoryLimit is the soft memory limit `plowline run` gives the Go
+// runtime by default (its GOMEMLIMIT): with it the garbage collector runs
+// more often as the heap nears it instead of letting the heap double. It
+// is a backstop, not the bound: the limits on bodies in flight, streams
+// and buffers are (docs/run.md, "Memory").
+const DefaultMemoryLimit = 160 << 20
+
 // DefaultBucket is the embedded object store's bucket, named as GitLab's.
 const DefaultBucket = "gitlab-com-snowplow-events"
 
@@ -379,7 +386,7 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	p.collSrv = collector.NewServer(cfg.CollectorAddress, collHandler, cc)
 	p.mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	p.webSrv = &http.Server{Handler: p.mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { p.collectorErr <- serve(p.collSrv, cln) }()
+	go func() { p.collectorErr <- serve(p.collSrv, collector.WrapListener(cln)) }()
 	go func() { p.webErr <- serve(p.webSrv, wln) }()
 
 	p.info = Info{

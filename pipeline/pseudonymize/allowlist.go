@@ -331,7 +331,8 @@ func (a *Allowlist) splitVocab(entry string) (string, vocab, error) {
 }
 
 // knownSchema is the known-schema vocabulary: an Iglu URI that one of the
-// allowlist's own (non-derived) patterns or a Snowplow wrapper names. A
+// allowlist's own (non-derived) patterns or a Snowplow wrapper names (or
+// the atomic schema, which atomic-field reports name). A
 // URI a tracker made up ("iglu:com.acme/jane_doe/jsonschema/1-0-0") is
 // not kept in a bad row that quotes it.
 func (a *Allowlist) knownSchema(s string) bool {
@@ -340,7 +341,7 @@ func (a *Allowlist) knownSchema(s string) bool {
 		return false
 	}
 	if k.Vendor == "com.snowplowanalytics.snowplow" && k.Format == "jsonschema" &&
-		(k.Name == "contexts" || k.Name == "unstruct_event" || k.Name == "payload_data") {
+		(k.Name == "contexts" || k.Name == "unstruct_event" || k.Name == "payload_data" || k.Name == "atomic") {
 		return true
 	}
 	for i := range a.rules {

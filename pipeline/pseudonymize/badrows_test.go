@@ -146,3 +146,85 @@ func TestEveryBadRowTypeAfterPseudonymization(t *testing.T) {
 	}
 	t.Logf("%d bad rows (%v), %d markers, all valid after pseudonymization", len(rows), types, len(markers))
 }
+
+// TestAtomicFieldBadRows: every kind of atomic field the enricher parses
+// (event type, platform, UUID, 32-bit integer, decimal, boolean, screen
+// size, epoch milliseconds, base64 JSON) and the atomic maxLength check
+// produce a schema_violations row against the atomic schema whose
+// message quotes the tracker's value. After pseudonymization with the
+// default allowlist no planted value survives, the row still validates
+// against Iglu Central, and the machine-readable parts are kept: the
+// atomic schema key, the keyword and the parameter or column the report
+// names.
+func TestAtomicFieldBadRows(t *testing.T) {
+	cfg := enrich.DefaultConfig()
+	cfg.Version = "1.2.3"
+	cfg.Registries = []enrich.RegistryConfig{{URI: filepath.Join(testkit.SharedDir(t), "iglu-central")}}
+	e, err := enrich.New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := mustNew(t, "atomic-key-0123456789abcdef0123456")
+	cases := []struct{ param, value, keyword string }{
+		{"e", "zz", "atomic_field_parse_error"},
+		{"p", "", "atomic_field_parse_error"},
+		{"eid", "", "atomic_field_parse_error"},
+		{"vid", "", "atomic_field_parse_error"},           // integer
+		{"tr_tt", "", "atomic_field_parse_error"},         // decimal
+		{"f_pdf", "", "atomic_field_parse_error"},         // boolean
+		{"res", "x1080", "atomic_field_parse_error"},      // screen size
+		{"dtm", "", "atomic_field_parse_error"},           // epoch ms
+		{"ue_px", "!!", "atomic_field_parse_error"},       // base64 JSON
+		{"se_la", "long", "atomic_field_length_exceeded"}, // over the atomic maxLength
+	}
+	for i, c := range cases {
+		mk := marker(i) + "@example.com"
+		value := c.value + mk
+		kv := map[string]string{"e": "se", "p": "web", "tv": "js-4.10.1", "se_ca": "c", "se_ac": "a"}
+		switch c.param {
+		case "e":
+			value = mk
+		case "ue_px":
+			kv["e"] = "ue"
+		case "tr_tt":
+			kv["e"], kv["tr_id"] = "tr", "o"
+		case "se_la":
+			value = mk + strings.Repeat("x", 5000)
+		}
+		kv[c.param] = value
+		body, _ := json.Marshal(map[string]any{"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": []any{kv}})
+		rec, _ := (&payload.CollectorPayload{IPAddress: "192.0.2.7", Timestamp: 1764151200123, Encoding: "UTF-8", Collector: "plowline-0.1.0",
+			Path: "/com.snowplowanalytics.snowplow/tp2", Body: string(body), ContentType: "application/json", Hostname: "c.example.com"}).Marshal()
+		out := e.Enrich(context.Background(), rec)
+		if len(out.Bad) != 1 {
+			t.Errorf("%s=%.40q: %d good, %d bad rows; want one bad row", c.param, value, len(out.Good), len(out.Bad))
+			continue
+		}
+		row := out.Bad[0]
+		stem := mk[:strings.IndexByte(mk, '@')]
+		if !bytes.Contains(decodeEscapes(row), []byte(stem)) {
+			t.Errorf("%s: the enricher's bad row does not hold the value (the case plants nothing): %.400s", c.param, row)
+		}
+		got, err := ps.Transform(nil, row)
+		if err != nil {
+			t.Fatalf("%s: %v", c.param, err)
+		}
+		b := testkit.ValidateBadRow(t, got)
+		if badrow.TypeOf(b.Schema) != "schema_violations" {
+			t.Errorf("%s: a %s row, want schema_violations", c.param, b.Schema)
+		}
+		if bytes.Contains(got, []byte(stem)) || bytes.Contains(decodeEscapes(got), []byte(stem)) {
+			t.Errorf("%s: value %q survived pseudonymization:\n%s", c.param, stem, got)
+		}
+		// The report on the atomic schema, with its path and keyword in clear.
+		path := c.param
+		if c.param == "se_la" {
+			path = "se_label"
+		}
+		for _, want := range []string{`"schemaKey":"` + enrich.AtomicSchema + `"`, `"keyword":"` + c.keyword + `"`, `"path":"` + path + `"`} {
+			if !bytes.Contains(got, []byte(want)) {
+				t.Errorf("%s: %s not kept:\n%s", c.param, want, got)
+			}
+		}
+	}
+}

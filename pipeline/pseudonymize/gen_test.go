@@ -201,6 +201,7 @@ func (g *gen) enrichedEvent() {
 // vocabSamples are values in the vocabulary of each default-allowlisted
 // field that has one.
 var vocabSamples = map[string]string{
+	"geo_country": "DE", "geo_region": "BE", "geo_region_name": "Baden-Württemberg", "geo_timezone": "America/Argentina/Buenos_Aires", "ip_netspeed": "Cable/DSL",
 	"event_id": "c6ef3124-b53a-4b13-a233-0088f79dcbcb", "tr_currency": "EUR", "ti_currency": "USD", "base_currency": "GBP",
 	"br_name": "Chrome 120.0", "br_family": "Firefox", "br_version": "121.0.1", "br_type": "Browser (mobile)",
 	"br_renderengine": "WEBKIT", "br_lang": "en-US", "br_colordepth": "24", "os_name": "Windows 10", "os_family": "Mac OS X",
@@ -333,6 +334,12 @@ func (g *gen) badRow() {
 				"error": map[string]any{"error": "ValidationError", "dataReports": []any{map[string]any{"message": g.secret(), "path": "$." + g.secret(), "keyword": "format", "targets": []any{g.secret()}}}}},
 				map[string]any{"schemaKey": g.keep("iglu:com.gitlab/gitlab_standard/jsonschema/1-0-9"), "error": map[string]any{"error": "ResolutionError",
 					"lookupHistory": []any{map[string]any{"repository": "Iglu Central", "errors": []any{map[string]any{"error": "NotFound"}}, "attempts": 1, "lastAttempt": "2026-01-01T00:00:00.000Z"}}}},
+				// The enricher's atomic-field reports: the message quotes
+				// the value that did not parse; path and keyword are kept.
+				map[string]any{"schemaKey": g.keep("iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0"), "error": map[string]any{"error": "ValidationError",
+					"dataReports": []any{
+						map[string]any{"message": "want WIDTHxHEIGHT in whole pixels, e.g. 1920x1080, got \"" + g.secret() + "\"", "path": g.keep("res"), "keyword": g.keep("atomic_field_parse_error"), "targets": nil},
+						map[string]any{"message": "Field is longer than maximum allowed size 1000", "path": g.keep("se_label"), "keyword": g.keep("atomic_field_length_exceeded"), "targets": nil}}}},
 				map[string]any{"field": "co", "value": g.secret(), "error": `duplicate object key "` + g.secret() + `"`},
 				map[string]any{"json": map[string]any{g.secret(): g.secret()}, "error": g.keep("INVALID_SCHEMA")}}}),
 			"payload": map[string]any{

@@ -3,6 +3,7 @@ package pseudonymize
 import (
 	"mime"
 	"strings"
+	"unicode"
 
 	"github.com/plowline/plowline/pipeline/enrich/useragent"
 	"github.com/plowline/plowline/pipeline/event"
@@ -21,19 +22,31 @@ type vocab func(string) bool
 // vocabularies are the names usable after "in"; known-schema is built per
 // allowlist (it depends on the allowlist's own schema patterns).
 var vocabularies = map[string]vocab{
-	"uuid":                isUUID,
-	"ua-family":           func(s string) bool { return useragent.KnownFamily(useragent.UserAgentFamily, s) },
-	"os-family":           func(s string) bool { return useragent.KnownFamily(useragent.OSFamily, s) },
-	"device-family":       func(s string) bool { return useragent.KnownFamily(useragent.DeviceFamily, s) },
-	"ua-version":          func(s string) bool { return familyVersion(useragent.UserAgentFamily, s) },
-	"os-version":          func(s string) bool { return familyVersion(useragent.OSFamily, s) },
-	"version-number":      useragent.KnownVersion,
-	"ua-class":            inSet(uaClasses),
-	"currency":            isCurrency,
-	"language-tag":        isLanguageTag,
-	"digits":              func(s string) bool { return s != "" && len(s) <= 9 && allDigits(s) },
-	"content-type":        isContentType,
-	"tracker-parameter":   inSet(trackerParameters),
+	"uuid":           isUUID,
+	"ua-family":      func(s string) bool { return useragent.KnownFamily(useragent.UserAgentFamily, s) },
+	"os-family":      func(s string) bool { return useragent.KnownFamily(useragent.OSFamily, s) },
+	"device-family":  func(s string) bool { return useragent.KnownFamily(useragent.DeviceFamily, s) },
+	"ua-version":     func(s string) bool { return familyVersion(useragent.UserAgentFamily, s) },
+	"os-version":     func(s string) bool { return familyVersion(useragent.OSFamily, s) },
+	"version-number": useragent.KnownVersion,
+	"ua-class":       inSet(uaClasses),
+	"currency":       isCurrency,
+	// The IP lookups enrichment's coarse geography: shapes of what
+	// MaxMind's databases hold, so free text in those columns (from input
+	// the standalone pseudonymizer did not see enriched) is pseudonymized.
+	"country-code":      func(s string) bool { return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' },
+	"region-code":       isRegionCode,
+	"place-name":        isPlaceName,
+	"timezone":          isTimezone,
+	"netspeed":          inSet(map[string]bool{"Dialup": true, "Dial-up": true, "Cable/DSL": true, "Corporate": true, "Cellular": true, "Satellite": true}),
+	"language-tag":      isLanguageTag,
+	"digits":            func(s string) bool { return s != "" && len(s) <= 9 && allDigits(s) },
+	"content-type":      isContentType,
+	"tracker-parameter": inSet(trackerParameters),
+	// atomic-field: what an atomic-field report's path names (the
+	// parameter that did not parse, or the column over its maxLength).
+	// Reports on JSON data have paths like "$.key", never one of these.
+	"atomic-field":        func(s string) bool { _, col := event.FieldByName(s); return trackerParameters[s] || col },
 	"json-schema-keyword": inSet(schemaKeywords),
 	"adapter-vendor":      inSet(map[string]bool{"com.snowplowanalytics.snowplow": true, "com.snowplowanalytics.iglu": true}),
 	"adapter-version":     inSet(map[string]bool{"tp1": true, "tp2": true, "v1": true}),
@@ -186,14 +199,16 @@ var trackerParameters = func() map[string]bool {
 }()
 
 // schemaKeywords are JSON Schema's keywords: what a validation report's
-// keyword names (from the schema, never from the data).
+// keyword names (from the schema, never from the data); and the
+// enricher's atomic-field keywords (Snowplow's atomic_field_parse_error
+// and atomic_field_length_exceeded).
 var schemaKeywords = func() map[string]bool {
 	m := map[string]bool{}
 	for _, k := range strings.Fields(`type enum const required properties additionalProperties patternProperties
 		items additionalItems minItems maxItems uniqueItems contains minContains maxContains minLength maxLength
 		pattern format minimum maximum exclusiveMinimum exclusiveMaximum multipleOf minProperties maxProperties
 		dependencies dependentRequired dependentSchemas propertyNames anyOf allOf oneOf not if then else $ref
-		unevaluatedProperties unevaluatedItems false schema`) {
+		unevaluatedProperties unevaluatedItems false schema atomic_field_parse_error atomic_field_length_exceeded`) {
 		m[k] = true
 	}
 	return m
@@ -219,3 +234,62 @@ var badRowKeys = func() map[string]bool {
 	}
 	return m
 }()
+
+// isRegionCode accepts an ISO 3166-2 subdivision code's second part as
+// MaxMind writes it: one to three capital letters or digits ("BE", "22").
+func isRegionCode(s string) bool {
+	if len(s) < 1 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isPlaceName accepts a region's name as geographic databases write it:
+// letters of any script, combining marks, spaces and the punctuation of
+// place names ("Baden-Württemberg", "Provence-Alpes-Côte d'Azur",
+// "St. Gallen"), at most 64 bytes; no digits, "@" or "/", so an e-mail
+// address, a URL or an id is not a place name.
+func isPlaceName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r), unicode.Is(unicode.Mn, r):
+		case strings.ContainsRune(" -'.,()’", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isTimezone accepts an IANA time zone name's shape: "UTC", or an area
+// and one or two locations ("Europe/Berlin", "America/Argentina/Buenos_Aires",
+// "Etc/GMT+5"): ASCII letters, digits, "_", "-" and "+", each part
+// starting with a capital, at most 64 bytes.
+func isTimezone(s string) bool {
+	if s == "UTC" {
+		return true
+	}
+	parts := strings.Split(s, "/")
+	if len(s) > 64 || len(parts) < 2 || len(parts) > 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || !(p[0] >= 'A' && p[0] <= 'Z') {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '+') {
+				return false
+			}
+		}
+	}
+	return true
+}

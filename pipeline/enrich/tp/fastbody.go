@@ -15,21 +15,27 @@ import (
 // ok is false for anything else (other keys, other value types, duplicate
 // names, malformed JSON): the caller then takes the generic path, which
 // decides what is wrong and reports it.
-func fastBody(body string) (schema string, events [][]Param, ok bool) {
+//
+// Only the first MaxEventsPerPayload events are decoded into parameter
+// lists (issue 12: a 1 MB body of "{}" items is 340,000 events); the ones
+// after are only checked for syntax, reusing one scratch list, and
+// counted. fb.items are the first events' raw JSON, fb.rest the following
+// events' raw JSON up to maxRestBytes (what the size_violation keeps).
+func fastBody(body string) (schema string, fb fastBatch, ok bool) {
 	if body == "" {
-		return "", nil, false
+		return "", fb, false
 	}
 	data := unsafe.Slice(unsafe.StringData(body), len(body))
 	i := jsondec.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return "", nil, false
+		return "", fb, false
 	}
 	i++
 	haveSchema, haveData := false, false
 	for {
 		i = jsondec.SkipSpace(data, i)
 		if i >= len(data) {
-			return "", nil, false
+			return "", fb, false
 		}
 		if data[i] == '}' && (haveSchema || haveData) {
 			i++
@@ -37,28 +43,28 @@ func fastBody(body string) (schema string, events [][]Param, ok bool) {
 		}
 		key, next, err := jsondec.ReadString(data, i, true)
 		if err != nil {
-			return "", nil, false
+			return "", fb, false
 		}
 		i = jsondec.SkipSpace(data, next)
 		if i >= len(data) || data[i] != ':' {
-			return "", nil, false
+			return "", fb, false
 		}
 		i = jsondec.SkipSpace(data, i+1)
 		switch {
 		case key == "schema" && !haveSchema:
 			schema, i, err = jsondec.ReadString(data, i, false)
 			if err != nil {
-				return "", nil, false
+				return "", fb, false
 			}
 			haveSchema = true
 		case key == "data" && !haveData:
-			events, i, ok = fastEvents(data, i)
+			fb, i, ok = fastEvents(data, i)
 			if !ok {
-				return "", nil, false
+				return "", fb, false
 			}
 			haveData = true
 		default:
-			return "", nil, false
+			return "", fb, false
 		}
 		i = jsondec.SkipSpace(data, i)
 		if i < len(data) && data[i] == ',' {
@@ -69,28 +75,47 @@ func fastBody(body string) (schema string, events [][]Param, ok bool) {
 			i++
 			break
 		}
-		return "", nil, false
+		return "", fb, false
 	}
 	if !haveSchema || !haveData || jsondec.SkipSpace(data, i) != len(data) {
-		return "", nil, false
+		return "", fb, false
 	}
-	return schema, events, true
+	return schema, fb, true
+}
+
+// fastBatch is what fastEvents read: the parameter lists and raw JSON of
+// the first MaxEventsPerPayload events, the raw JSON of the events after
+// them (up to maxRestBytes), and how many events the array holds.
+type fastBatch struct {
+	events [][]Param
+	items  [][]byte
+	rest   [][]byte
+	total  int
 }
 
 // fastEvents reads a non-empty array of objects of strings at data[i].
-func fastEvents(data []byte, i int) ([][]Param, int, bool) {
+func fastEvents(data []byte, i int) (fastBatch, int, bool) {
+	var fb fastBatch
 	if i >= len(data) || data[i] != '[' {
-		return nil, i, false
+		return fb, i, false
 	}
 	i++
-	var events [][]Param
+	var scratch []Param // reused for the events past the cap
+	restBytes := 0
 	for {
 		i = jsondec.SkipSpace(data, i)
 		if i >= len(data) || data[i] != '{' {
-			return nil, i, false
+			return fb, i, false
 		}
+		start := i
 		i++
-		params := make([]Param, 0, 32)
+		capped := fb.total >= MaxEventsPerPayload
+		var params []Param
+		if capped {
+			params = scratch[:0]
+		} else {
+			params = make([]Param, 0, 32)
+		}
 		i = jsondec.SkipSpace(data, i)
 		if i < len(data) && data[i] == '}' {
 			i++
@@ -99,16 +124,16 @@ func fastEvents(data []byte, i int) ([][]Param, int, bool) {
 				i = jsondec.SkipSpace(data, i)
 				name, next, err := jsondec.ReadString(data, i, true)
 				if err != nil {
-					return nil, i, false
+					return fb, i, false
 				}
 				i = jsondec.SkipSpace(data, next)
 				if i >= len(data) || data[i] != ':' {
-					return nil, i, false
+					return fb, i, false
 				}
 				i = jsondec.SkipSpace(data, i+1)
 				value, next, err := jsondec.ReadString(data, i, true)
 				if err != nil {
-					return nil, i, false // not a string: the generic path reports it
+					return fb, i, false // not a string: the generic path reports it
 				}
 				params = append(params, Param{Name: name, Value: value})
 				i = jsondec.SkipSpace(data, next)
@@ -120,24 +145,36 @@ func fastEvents(data []byte, i int) ([][]Param, int, bool) {
 					i++
 					break
 				}
-				return nil, i, false
+				return fb, i, false
 			}
 		}
 		slices.SortFunc(params, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
 		for k := 1; k < len(params); k++ {
 			if params[k].Name == params[k-1].Name {
-				return nil, i, false // a repeated name: let the generic path apply JSON's rules
+				return fb, i, false // a repeated name: let the generic path apply JSON's rules
 			}
 		}
-		events = append(events, params)
+		raw := data[start:i:i]
+		switch {
+		case !capped:
+			fb.events = append(fb.events, params)
+			fb.items = append(fb.items, raw)
+		case restBytes+len(raw) <= maxRestBytes:
+			fb.rest = append(fb.rest, raw)
+			restBytes += len(raw) + 1
+			scratch = params
+		default:
+			scratch = params
+		}
+		fb.total++
 		i = jsondec.SkipSpace(data, i)
 		if i < len(data) && data[i] == ',' {
 			i++
 			continue
 		}
 		if i < len(data) && data[i] == ']' {
-			return events, i + 1, true
+			return fb, i + 1, true
 		}
-		return nil, i, false
+		return fb, i, false
 	}
 }

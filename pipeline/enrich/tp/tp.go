@@ -186,20 +186,20 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 	// Fast path: the usual body, each event of the embedded payload_data's
 	// shape (objects of known string properties, required ones present —
 	// exactly what validating it checks): no generic tree, no validator.
-	if schema, evs, ok := fastBody(cp.Body); ok {
+	if schema, fb, ok := fastBody(cp.Body); ok {
 		if key, err := iglu.ParseURI(schema); err == nil && key.Vendor == Vendor && key.Name == "payload_data" && key.Format == "jsonschema" {
-			if shape, ok := payloadDataShape(key); ok && shape.acceptsParams(evs) {
-				var fails []Failure
-				if len(evs) > MaxEventsPerPayload {
-					fails = []Failure{restFailure(schema, len(evs), func(yield func(int, []byte) bool) {
-						for i, ps := range evs[MaxEventsPerPayload:] {
-							if !yield(i, paramsJSON(ps)) {
-								return
-							}
+			var fails []Failure
+			if fb.total > MaxEventsPerPayload {
+				fails = []Failure{restFailure(schema, fb.total, func(yield func(int, []byte) bool) {
+					for i, raw := range fb.rest {
+						if !yield(i, raw) {
+							return
 						}
-					})}
-					evs = evs[:MaxEventsPerPayload]
-				}
+					}
+				})}
+			}
+			evs := fb.events
+			if shape, ok := payloadDataShape(key); ok && shape.acceptsParams(evs) {
 				events := make([]Event, len(evs))
 				for i, ps := range evs {
 					if len(qs) > 0 {
@@ -208,6 +208,15 @@ func parseBody(ctx context.Context, v Validator, cp *payload.CollectorPayload, q
 					events[i] = Event{Version: TP2, Params: ps}
 				}
 				return events, fails
+			}
+			if fb.total > MaxEventsPerPayload {
+				// Some of the first events need the validator: decode only
+				// them (never the whole batch's tree), the rest is a
+				// size_violation already.
+				cut := *cp
+				cut.Body = batchBody(schema, fb.items)
+				events, more := parseBodyGeneric(ctx, v, &cut, qs, whole)
+				return events, append(fails, more...)
 			}
 		}
 	}
@@ -315,18 +324,26 @@ func restFailure(schema string, total int, rest iter.Seq2[int, []byte]) Failure 
 			MaxEventsPerPayload, total, total-MaxEventsPerPayload, MaxEventsPerPayload)}
 }
 
-// paramsJSON renders an event's parameters as the JSON object it was sent as.
-func paramsJSON(ps []Param) []byte {
-	out := []byte{'{'}
-	for i, p := range ps {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		k, _ := json.Marshal(p.Name)
-		v, _ := json.Marshal(p.Value)
-		out = append(append(append(out, k...), ':'), v...)
+// batchBody is a payload_data body holding items (raw JSON objects).
+func batchBody(schema string, items [][]byte) string {
+	var b strings.Builder
+	sj, _ := json.Marshal(schema)
+	n := len(sj) + 20
+	for _, it := range items {
+		n += len(it) + 1
 	}
-	return append(out, '}')
+	b.Grow(n)
+	b.WriteString(`{"schema":`)
+	b.Write(sj)
+	b.WriteString(`,"data":[`)
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it)
+	}
+	b.WriteString("]}")
+	return b.String()
 }
 
 // itemFailure is one failing event of a batch; it travels in a body of

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -308,4 +309,29 @@ func TestBatchCapKeepsTheFirstEventsAndReportsTheRest(t *testing.T) {
 			t.Errorf("generic=%v: last event kept is %s", generic, last)
 		}
 	}
+}
+
+// TestBatchCapBoundsDecodingMemory: a 1 MB batch of "{}" items (340,000
+// events, none of the payload_data shape) is decoded only up to the cap:
+// what Parse allocates stays within a small multiple of the body, where
+// decoding every item into a tree took hundreds of MB (issue 12).
+func TestBatchCapBoundsDecodingMemory(t *testing.T) {
+	items := strings.Repeat(`{},`, 340_000)
+	body := `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[` + items[:len(items)-1] + `]}`
+	cp := &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", ContentType: "application/json", Body: body}
+	var evs []Event
+	var fails []Failure
+	allocs := testing.AllocsPerRun(1, func() { evs, fails = Parse(context.Background(), resolver, cp) })
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	Parse(context.Background(), resolver, cp)
+	runtime.ReadMemStats(&ms1)
+	allocated := ms1.TotalAlloc - ms0.TotalAlloc
+	if len(evs)+len(fails) != MaxEventsPerPayload+1 {
+		t.Errorf("%d events + %d failures, want %d in all (the first %d items, then one size_violation)", len(evs), len(fails), MaxEventsPerPayload+1, MaxEventsPerPayload)
+	}
+	if allocated > 20*uint64(len(body)) {
+		t.Errorf("Parse of a %d-byte body allocated %d bytes (%d allocations); want at most 20× the body", len(body), allocated, int(allocs))
+	}
+	t.Logf("body %d bytes: %d bytes allocated, %.0f allocations", len(body), allocated, allocs)
 }
