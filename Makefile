@@ -61,6 +61,11 @@ vet:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+## measure-detection: fault start -> exporter gauge -> PlowlineEventsLost pending -> firing in a real Prometheus (~7 min; docs/exporter.md)
+.PHONY: measure-detection
+measure-detection:
+	CI=true PLOWLINE_DETECTION_FIRING=1 $(GO) test -count=1 -timeout 15m -run '^TestDetectionDelay$$' -v ./e2e
+
 ## bench: every benchmark, with allocations; compare ratios within one run
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
