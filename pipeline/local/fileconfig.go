@@ -50,7 +50,7 @@ allowlist: ""               # pseudonymization allowlist YAML
 stream_capacity: 2000
 stream_capacity_bytes: 8MiB # per stream; what bounds memory
 shutdown_timeout: 1m
-memory_limit: 160MiB        # the Go runtime's soft limit (GOMEMLIMIT); 0: none
+memory_limit: 96MiB         # the Go runtime's soft limit (GOMEMLIMIT); 0: none
 lake:
   buffer_size: 5MiB
   buffer_interval: 10s

@@ -61,7 +61,7 @@ const DefaultStreamCapacityBytes = 8 << 20
 // more often as the heap nears it instead of letting the heap double. It
 // is a backstop, not the bound: the limits on bodies in flight, streams
 // and buffers are (docs/run.md, "Memory").
-const DefaultMemoryLimit = 160 << 20
+const DefaultMemoryLimit = 96 << 20
 
 // DefaultBucket is the embedded object store's bucket, named as GitLab's.
 const DefaultBucket = "gitlab-com-snowplow-events"
