@@ -29,10 +29,10 @@ func TestSoakNoFalseAlarms(t *testing.T) {
 	}
 	r := startMatrixRun(t, "--demo", "--demo.rate", "20")
 	began := time.Now().UTC()
-	promURL := startPrometheus(t, r.MetricsURL)
+	promURL, scraped := startPrometheus(t, r.MetricsURL)
 	alerts := func() []string {
 		var out []string
-		for _, a := range promAlerts(promURL) {
+		for _, a := range promAlerts(promURL, scraped) {
 			out = append(out, a.State+" "+a.Labels["alertname"]+" "+a.Labels["edge"])
 		}
 		return out
