@@ -20,6 +20,21 @@ import (
 // maxDepth matches encoding/json's nesting limit.
 const maxDepth = 10000
 
+// MaxValues and MaxContainers bound what one Decode builds. The tree costs
+// tens of bytes per value and hundreds per object (a map), up to ~40 times
+// the input for bodies of tiny objects, so without a bound one 1 MiB
+// request held ~55 MiB per enricher worker. A tp2 batch of 500 events of
+// ~130 string fields is ~65,000 values in ~500 objects; the limits leave
+// room for that and cap the tree at a few MiB.
+const (
+	MaxValues     = 100_000
+	MaxContainers = 10_000
+)
+
+// ErrTooManyValues is returned for input of more than MaxValues values or
+// MaxContainers objects and arrays.
+var ErrTooManyValues = fmt.Errorf("more than %d JSON values or %d objects and arrays (the limits that bound the decoder's memory)", MaxValues, MaxContainers)
+
 // SyntaxError says where the input stopped being JSON.
 type SyntaxError struct {
 	Offset int
@@ -98,8 +113,11 @@ func decode(data []byte, alias bool) (any, error) {
 type decoder struct {
 	data  []byte
 	i     int
-	alias bool     // see ReadString
-	sc    *scratch // nil for a decoder that reads no object or array
+	alias bool // see ReadString
+	n     int  // values decoded so far, against MaxValues
+	// containers counts objects and arrays, against MaxContainers.
+	containers int
+	sc         *scratch // nil for a decoder that reads no object or array
 }
 
 func (d *decoder) err(msg string) error { return &SyntaxError{Offset: d.i, msg: msg} }
@@ -118,20 +136,24 @@ func (d *decoder) ws() {
 var errDepth = errors.New("exceeded max depth")
 
 func (d *decoder) value(depth int) (any, error) {
+	if d.n++; d.n > MaxValues {
+		return nil, ErrTooManyValues
+	}
 	if d.i >= len(d.data) {
 		return nil, d.err("unexpected end of JSON input")
 	}
 	switch c := d.data[d.i]; {
-	case c == '{':
+	case c == '{' || c == '[':
+		if d.containers++; d.containers > MaxContainers {
+			return nil, ErrTooManyValues
+		}
 		if depth >= maxDepth {
 			return nil, errDepth
+		}
+		if c == '[' {
+			return d.array(depth + 1)
 		}
 		return d.object(depth + 1)
-	case c == '[':
-		if depth >= maxDepth {
-			return nil, errDepth
-		}
-		return d.array(depth + 1)
 	case c == '"':
 		return d.str()
 	case c == '-' || (c >= '0' && c <= '9'):

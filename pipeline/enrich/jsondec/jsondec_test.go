@@ -210,3 +210,34 @@ func TestStrSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestLimits: input at the limits decodes; one value or container more is
+// ErrTooManyValues, never a partial tree.
+func TestLimits(t *testing.T) {
+	values := func(n int) []byte { // an array and n-1 numbers: n values
+		return []byte("[" + strings.TrimSuffix(strings.Repeat("1,", n-1), ",") + "]")
+	}
+	containers := func(n int) []byte { // an array and n-1 empty objects
+		return []byte("[" + strings.TrimSuffix(strings.Repeat("{},", n-1), ",") + "]")
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		ok   bool
+	}{
+		{"MaxValues values", values(MaxValues), true},
+		{"one value more", values(MaxValues + 1), false},
+		{"MaxContainers containers", containers(MaxContainers), true},
+		{"one container more", containers(MaxContainers + 1), false},
+	} {
+		for _, dec := range []func([]byte) (any, error){Decode, DecodeShared} {
+			v, err := dec(tc.in)
+			if tc.ok && err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			if !tc.ok && (!errors.Is(err, ErrTooManyValues) || v != nil) {
+				t.Errorf("%s: got %T, %v; want ErrTooManyValues", tc.name, v, err)
+			}
+		}
+	}
+}

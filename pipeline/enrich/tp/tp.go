@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/plowline/plowline/pipeline/badrow"
@@ -229,6 +230,20 @@ func parseBodyGeneric(ctx context.Context, v Validator, cp *payload.CollectorPay
 	whole func(Kind, string, ...badrow.Message) []Failure) ([]Event, []Failure) {
 	body := []byte(cp.Body)
 	doc, err := jsondec.Decode(body)
+	if errors.Is(err, jsondec.ErrTooManyValues) {
+		// Too big a tree to build (a batch of many tiny items): find the
+		// items without decoding them, decode only the first
+		// MaxEventsPerPayload, and the rest is the size_violation the fast
+		// path makes of them too.
+		if schema, first, total, rest, ok := splitBatch(body); ok && total > MaxEventsPerPayload {
+			cut := *cp
+			cut.Body = batchBody(schema, first)
+			events, more := parseBodyGeneric(ctx, v, &cut, qs, whole)
+			return events, append([]Failure{restFailure(schema, total, slices.All(rest))}, more...)
+		}
+		return nil, []Failure{{Kind: SizeViolation, Vendor: Vendor, Version: TP2, Body: clipUTF8(cp.Body, maxRestBytes), HasBody: true,
+			ActualBytes: len(body), Expectation: fmt.Sprintf("a tp2 body of at most %d JSON values; this one has more and is not a batch of events that could be cut", jsondec.MaxValues)}}
+	}
 	if err != nil {
 		val := cp.Body
 		return nil, whole(TrackerProtocolViolation, TP2, badrow.NotJSON("body", &val, err.Error()))
@@ -322,6 +337,18 @@ func restFailure(schema string, total int, rest iter.Seq2[int, []byte]) Failure 
 	return Failure{Kind: SizeViolation, Vendor: Vendor, Version: TP2, Body: b.String(), HasBody: true, ActualBytes: b.Len(),
 		Expectation: fmt.Sprintf("a tp2 batch of at most %d events; this one has %d, so the %d after the first %d are not enriched",
 			MaxEventsPerPayload, total, total-MaxEventsPerPayload, MaxEventsPerPayload)}
+}
+
+// clipUTF8 is the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func clipUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // batchBody is a payload_data body holding items (raw JSON objects).

@@ -311,27 +311,56 @@ func TestBatchCapKeepsTheFirstEventsAndReportsTheRest(t *testing.T) {
 	}
 }
 
-// TestBatchCapBoundsDecodingMemory: a 1 MB batch of "{}" items (340,000
-// events, none of the payload_data shape) is decoded only up to the cap:
-// what Parse allocates stays within a small multiple of the body, where
-// decoding every item into a tree took hundreds of MB (issue 12).
+// TestBatchCapBoundsDecodingMemory: a ~1 MB body that would expand the
+// most when decoded into a tree is decoded only up to the cap: what Parse
+// allocates stays within a small multiple of the body, where decoding every
+// item took hundreds of MB (issue 12). "{}" items take the fast path's cut;
+// {"e":1} items (a number: the generic path) are split without decoding
+// once the tree passes jsondec.MaxValues; a body that is not a batch at all
+// becomes one size_violation.
 func TestBatchCapBoundsDecodingMemory(t *testing.T) {
-	items := strings.Repeat(`{},`, 340_000)
-	body := `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[` + items[:len(items)-1] + `]}`
-	cp := &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", ContentType: "application/json", Body: body}
-	var evs []Event
-	var fails []Failure
-	allocs := testing.AllocsPerRun(1, func() { evs, fails = Parse(context.Background(), resolver, cp) })
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	Parse(context.Background(), resolver, cp)
-	runtime.ReadMemStats(&ms1)
-	allocated := ms1.TotalAlloc - ms0.TotalAlloc
-	if len(evs)+len(fails) != MaxEventsPerPayload+1 {
-		t.Errorf("%d events + %d failures, want %d in all (the first %d items, then one size_violation)", len(evs), len(fails), MaxEventsPerPayload+1, MaxEventsPerPayload)
+	envelope := func(item string, n int) string {
+		items := strings.Repeat(item+",", n)
+		return `{"schema":"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4","data":[` + items[:len(items)-1] + `]}`
 	}
-	if allocated > 20*uint64(len(body)) {
-		t.Errorf("Parse of a %d-byte body allocated %d bytes (%d allocations); want at most 20× the body", len(body), allocated, int(allocs))
+	for _, tc := range []struct {
+		name      string
+		body      string
+		wantItems int // events + failures before the size violation
+	}{
+		{"empty items", envelope(`{}`, 340_000), MaxEventsPerPayload},
+		{"number items", envelope(`{"e":1}`, 130_000), MaxEventsPerPayload},
+		{"invalid items", envelope(`{"e":"pv"}`, 95_000), MaxEventsPerPayload},
+		{"not a batch", `[` + strings.Repeat(`{},`, 340_000) + `{}]`, 0},
+		{"extra envelope key", `{"x":0,` + envelope(`{"e":1}`, 130_000)[1:], 0},
+	} {
+		cp := &payload.CollectorPayload{Path: "/com.snowplowanalytics.snowplow/tp2", ContentType: "application/json", Body: tc.body}
+		var evs []Event
+		var fails []Failure
+		allocs := testing.AllocsPerRun(1, func() { evs, fails = Parse(context.Background(), resolver, cp) })
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		Parse(context.Background(), resolver, cp)
+		runtime.ReadMemStats(&ms1)
+		allocated := ms1.TotalAlloc - ms0.TotalAlloc
+		var sv []Failure
+		for _, f := range fails {
+			if f.Kind == SizeViolation {
+				sv = append(sv, f)
+			}
+		}
+		if len(evs)+len(fails)-len(sv) != tc.wantItems || len(sv) != 1 {
+			t.Errorf("%s: %d events + %d failures of which %d size violations, want %d items and one size_violation",
+				tc.name, len(evs), len(fails), len(sv), tc.wantItems)
+		}
+		for _, f := range sv {
+			if len(f.Body) > maxRestBytes+200 || f.Expectation == "" {
+				t.Errorf("%s: size violation keeps %d bytes, expectation %q", tc.name, len(f.Body), f.Expectation)
+			}
+		}
+		if allocated > 20*uint64(len(tc.body)) {
+			t.Errorf("%s: Parse of a %d-byte body allocated %d bytes (%d allocations); want at most 20× the body", tc.name, len(tc.body), allocated, int(allocs))
+		}
+		t.Logf("%s: body %d bytes: %d bytes allocated, %.0f allocations", tc.name, len(tc.body), allocated, allocs)
 	}
-	t.Logf("body %d bytes: %d bytes allocated, %.0f allocations", len(body), allocated, allocs)
 }
