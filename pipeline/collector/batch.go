@@ -6,28 +6,22 @@ import (
 )
 
 // batch is a self-describing payload_data body, {"schema": ..., "data": [...]},
-// as trackers POST it: the raw schema value and the raw events, as
-// sub-slices of the body (nothing copied).
+// as trackers POST it: the raw schema value (a sub-slice of the body) and
+// the number of events.
 type batch struct {
-	schema []byte   // the raw JSON value of "schema" (nil if absent)
-	events [][]byte // the raw elements of "data" (only if asked for)
-	count  int      // the number of elements of "data"
+	schema []byte // the raw JSON value of "schema" (nil if absent)
+	count  int    // the number of elements of "data"
+	data   int    // the offset of the "data" array (of the last one, as encoding/json keeps the last)
 }
 
-// parseBatch reads a tp2 body in one pass. It accepts exactly what
+// countBatch reads a tp2 body in one pass. It accepts exactly what
 // encoding/json accepts as an object whose "data" member is an array
 // (FuzzParseBatch checks this), so the event count the collector reports is
 // the number of events enrich will see. It is hand-written because it runs
 // on every POST: encoding/json would validate the body, then scan it
 // again and copy every event.
-func parseBatch(body []byte) (batch, bool) { return scanBatch(body, true) }
-
-// countBatch is parseBatch without collecting the events: the common case,
-// where the payload fits in one record and only the count is needed.
-func countBatch(body []byte) (batch, bool) { return scanBatch(body, false) }
-
-func scanBatch(body []byte, collect bool) (batch, bool) {
-	s := scanner{b: body, collect: collect}
+func countBatch(body []byte) (batch, bool) {
+	s := scanner{b: body}
 	var out batch
 	haveData := false
 	s.ws()
@@ -57,14 +51,15 @@ func scanBatch(body []byte, collect bool) (batch, bool) {
 						return batch{}, false
 					}
 					haveData = false
-					out.events, out.count = nil, 0
+					out.count = 0
 					break
 				}
-				events, n, ok := s.array()
+				out.data = s.i
+				n, ok := s.array()
 				if !ok {
 					return batch{}, false
 				}
-				out.events, out.count, haveData = events, n, true
+				out.count, haveData = n, true
 			case "schema":
 				if !s.value(0) {
 					return batch{}, false
@@ -116,9 +111,9 @@ func keyName(raw []byte) string {
 const maxDepth = 10000
 
 type scanner struct {
-	b       []byte
-	i       int
-	collect bool // keep the spans of the "data" array's elements
+	b    []byte
+	i    int
+	each func(start, end int) // told the span of each element of "data" (nil: only count)
 }
 
 func (s *scanner) peek() byte {
@@ -147,37 +142,33 @@ func (s *scanner) ws() {
 	}
 }
 
-// array reads the "data" array: its element count and, if collecting,
-// their spans.
-func (s *scanner) array() ([][]byte, int, bool) {
+// array reads the "data" array: its element count, reporting each
+// element's span if asked.
+func (s *scanner) array() (int, bool) {
 	s.i++ // '['
 	s.ws()
-	var out [][]byte
-	if s.collect {
-		out = make([][]byte, 0, 16)
-	}
 	if s.eat(']') {
-		return out, 0, true
+		return 0, true
 	}
 	n := 0
 	for {
 		s.ws()
 		start := s.i
 		if !s.value(1) {
-			return nil, 0, false
+			return 0, false
 		}
 		n++
-		if s.collect {
-			out = append(out, s.b[start:s.i])
+		if s.each != nil {
+			s.each(start, s.i)
 		}
 		s.ws()
 		if s.eat(',') {
 			continue
 		}
 		if s.eat(']') {
-			return out, n, true
+			return n, true
 		}
-		return nil, 0, false
+		return 0, false
 	}
 }
 
@@ -325,22 +316,23 @@ func (s *scanner) num() bool {
 	return true
 }
 
-// bodyFor rebuilds a payload_data body holding events, as Snowplow's
-// collector does when it splits a batch across records.
-func (b batch) bodyFor(events [][]byte) []byte {
-	n := len(`{"schema":,"data":[]}`) + len(b.schema) + len(events)
-	for _, e := range events {
-		n += len(e)
-	}
-	out := make([]byte, 0, n)
+// eachEvent calls each with the span of every element of the "data"
+// array of body, in order, as it finds them, so a caller that splits a
+// batch never holds a list of its events (a 1 MiB body of "{}" items is
+// 340,000 of them). b must be what countBatch(body) returned, with ok.
+func (b batch) eachEvent(body []byte, each func(start, end int)) {
+	s := scanner{b: body, i: b.data, each: each}
+	s.array()
+}
+
+// bodyFor rebuilds a payload_data body holding events (raw elements of a
+// "data" array, comma-separated), as Snowplow's collector does when it
+// splits a batch across records.
+func (b batch) bodyFor(events []byte) []byte {
+	out := make([]byte, 0, len(`{"schema":,"data":[]}`)+len(b.schema)+len(events))
 	out = append(out, `{"schema":`...)
 	out = append(out, b.schema...)
 	out = append(out, `,"data":[`...)
-	for i, e := range events {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, e...)
-	}
+	out = append(out, events...)
 	return append(out, "]}"...)
 }

@@ -640,7 +640,7 @@ func (c *Collector) toRecords(rec *record, body []byte, isTP2 bool, now time.Tim
 	var b batch
 	parsed := false
 	if len(body) > 0 {
-		b, parsed = parseBatch(body)
+		b, parsed = countBatch(body)
 	}
 	whole := func(why string) []badrow.BadRow {
 		return []badrow.BadRow{c.sizeViolation(now, size, why, rec, body)}
@@ -650,7 +650,7 @@ func (c *Collector) toRecords(rec *record, body []byte, isTP2 bool, now time.Tim
 		return nil, whole("oversized collector payload: GET requests cannot be split"), 0
 	case !parsed || len(b.schema) == 0 || b.schema[0] != '"':
 		return nil, whole("oversized collector payload: cannot split a body that is not a payload_data batch"), 0
-	case len(b.events) == 0:
+	case b.count == 0:
 		return nil, whole("oversized collector payload: batch holds no events to split"), 0
 	}
 	rec.body = b.bodyFor(nil)
@@ -660,33 +660,34 @@ func (c *Collector) toRecords(rec *record, body []byte, isTP2 bool, now time.Tim
 		rec.body = body
 		return nil, whole("oversized collector payload: cannot split this POST request because the payload without events is still too big"), 0
 	}
-	var cur [][]byte
-	curSize := 0
+	// A record holds a run of consecutive events: body[from:to], separators
+	// included, so no list of the events is ever built (issue 12: a 1 MiB
+	// body can hold 340,000).
+	from, to, n := 0, 0, 0
 	flush := func() {
-		if len(cur) == 0 {
+		if n == 0 {
 			return
 		}
-		rec.body = b.bodyFor(cur)
+		rec.body = b.bodyFor(body[from:to])
 		good = append(good, rec.encode())
-		events += len(cur)
-		cur, curSize = nil, 0
+		events += n
+		n = 0
 	}
-	for _, e := range b.events {
-		if len(e) > room {
-			bad = append(bad, c.sizeViolation(now, overhead+len(e), "oversized collector payload: this POST request split is still too large", nil, e))
-			continue
+	b.eachEvent(body, func(start, end int) {
+		if end-start > room {
+			flush() // keeps each record's run contiguous
+			bad = append(bad, c.sizeViolation(now, overhead+end-start, "oversized collector payload: this POST request split is still too large", nil, body[start:end]))
+			return
 		}
-		cost := len(e)
-		if len(cur) > 0 {
-			cost++
-		}
-		if curSize+cost > room {
+		if n > 0 && end-from > room {
 			flush()
-			cost = len(e)
 		}
-		cur = append(cur, e)
-		curSize += cost
-	}
+		if n == 0 {
+			from = start
+		}
+		to = end
+		n++
+	})
 	flush()
 	return good, bad, events
 }

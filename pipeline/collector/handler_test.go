@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -693,6 +694,60 @@ func TestMetricsAreRegisteredUnderSharedNames(t *testing.T) {
 		metricname.CollectorSinkFailures.Name, metricname.CollectorSinkHealthy.Name, metricname.CollectorPanics.Name} {
 		if !slices.ContainsFunc(mfs, func(mf *dto.MetricFamily) bool { return mf.GetName() == name }) {
 			t.Errorf("%s not exposed", name)
+		}
+	}
+}
+
+// TestSplittingTinyEventsBoundsMemory: a body of ~340,000 "{}" events,
+// too big for one record, is split into records holding every event, in
+// order, and splitting allocates a small multiple of the body: it never
+// builds a list of the events (issue 12; that list alone was 8–16 MiB per
+// request). With two "data" members only the last one's events are kept,
+// as encoding/json (and so enrich) reads the body.
+func TestSplittingTinyEventsBoundsMemory(t *testing.T) {
+	const n = 340_000
+	schema := `"iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"`
+	items := strings.TrimSuffix(strings.Repeat(`{},`, n), ",")
+	for _, tc := range []struct{ name, body string }{
+		{"one data member", `{"schema":` + schema + `,"data":[` + items + `]}`},
+		{"data given twice", `{"data":[{"e":"pv"},{"e":"pv"}],"schema":` + schema + `,"data":[` + items + `]}`},
+	} {
+		h := newHarness(t, nil)
+		body := []byte(tc.body)
+		rec := &record{path: PathTP2, contentType: "application/json"}
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		good, bad, events := h.c.toRecords(rec, body, true, fixedNow)
+		runtime.ReadMemStats(&ms1)
+		if len(bad) != 0 || events != n || len(good) < 2 {
+			t.Fatalf("%s: %d records, %d bad rows, %d events; want %d events split across records", tc.name, len(good), len(bad), events, n)
+		}
+		got := 0
+		for _, r := range good {
+			p, err := payload.Unmarshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b struct {
+				Data []json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal([]byte(p.Body), &b); err != nil {
+				t.Fatalf("%s: split body is not JSON: %v", tc.name, err)
+			}
+			for _, e := range b.Data {
+				if string(e) != "{}" {
+					t.Fatalf("%s: record %d holds %s", tc.name, got, e)
+				}
+				got++
+			}
+		}
+		if got != n {
+			t.Errorf("%s: records hold %d events, want %d", tc.name, got, n)
+		}
+		if allocated := ms1.TotalAlloc - ms0.TotalAlloc; allocated > 4*uint64(len(body)) {
+			t.Errorf("%s: splitting a %d-byte body allocated %d bytes; want at most 4× the body", tc.name, len(body), allocated)
+		} else {
+			t.Logf("%s: splitting a %d-byte body into %d records allocated %d bytes", tc.name, len(body), len(good), allocated)
 		}
 	}
 }
