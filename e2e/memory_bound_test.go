@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -28,8 +29,9 @@ const memoryBoundMiB = 256
 // would be ~170,000 bad rows without the 500-event cap), near-1 MiB bodies
 // of tiny items that fail validation ({"e":"pv"}) or are not strings
 // ({"e":1}, the generic JSON path), and GETs with a query string at the
-// 64 KiB header limit. 503s are retried as trackers do. It asserts memory,
-// never time.
+// 64 KiB header limit; meanwhile hundreds of connections trickle header
+// blocks that never end. 503s are retried as trackers do. It asserts
+// memory, never time.
 //
 // PLOWLINE_MEMORY_TEST_BINARY runs another build instead (to measure the
 // peak before a change; the assertion still applies).
@@ -116,6 +118,37 @@ func TestRunMemoryBoundWorstCase(t *testing.T) {
 		wg.Add(1)
 		go send(func() (*http.Request, error) { return http.NewRequestWithContext(ctx, http.MethodGet, getURL, nil) })
 	}
+	// Connections that trickle a header block of nearly max_header_bytes
+	// and never end it, held until the server drops them (its header
+	// timeout) and then dialled again: what each can make the collector
+	// hold is bounded by max_header_bytes, their number by
+	// limits.max_connections (256). 224 of them leave room under the cap
+	// for the 16 clients above.
+	const tricklers = 224
+	trickle := []byte("GET /i HTTP/1.1\r\nHost: x\r\nX-Trickle: " + strings.Repeat("t", 63<<10))
+	addr := strings.TrimPrefix(r.URL, "http://")
+	var trickled atomic.Int64
+	for range tricklers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var d net.Dialer
+			for ctx.Err() == nil {
+				c, err := d.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				stop := context.AfterFunc(ctx, func() { c.Close() })
+				if _, err := c.Write(trickle); err == nil {
+					trickled.Add(1)
+					io.Copy(io.Discard, c) // until the server closes it
+				}
+				stop()
+				c.Close()
+			}
+		}()
+	}
 	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -131,7 +164,8 @@ func TestRunMemoryBoundWorstCase(t *testing.T) {
 	}()
 	wg.Wait()
 	sample()
-	t.Logf("after load: %d requests answered 200, %d answered 503, %d failed; peak RSS so far %d MiB", sent.Load(), refused.Load(), failed.Load(), peak.Load()>>10)
+	t.Logf("after load: %d requests answered 200, %d answered 503, %d failed, %d unfinished header blocks trickled; peak RSS so far %d MiB",
+		sent.Load(), refused.Load(), failed.Load(), trickled.Load(), peak.Load()>>10)
 	if sent.Load() == 0 {
 		t.Fatal("no request was accepted: the test measured nothing")
 	}

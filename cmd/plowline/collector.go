@@ -140,7 +140,7 @@ Flags:
 	msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(collector.WrapListener(ln)) }()
+	go func() { serveErr <- srv.Serve(collector.WrapListener(ln, cfg.Limits)) }()
 	go func() { serveErr <- msrv.Serve(mln) }()
 	log.Info("collector listening", "address", ln.Addr().String(), "metrics", mln.Addr().String(),
 		"sink", cfg.Sink.Type, "good", cfg.Sink.Good, "bad", cfg.Sink.Bad, "collector", c.Name())

@@ -123,6 +123,16 @@ type LimitsConfig struct {
 	MaxRecordBytes int `yaml:"max_record_bytes"`
 	// MaxHeaderBytes bounds the request line and headers (431 beyond).
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConnections bounds the connections served at once; past it new
+	// ones wait in the kernel's backlog until one closes (Snowplow's
+	// collector has networking.maxConnections, 1024 by default). Each can
+	// hold about MaxHeaderBytes while its headers arrive (~100 KiB
+	// measured at the default), so this bounds memory whatever the number
+	// of clients; the default, 256 (~25 MiB of such connections), keeps
+	// plowline run's stated memory bound. Behind a load balancer that
+	// reuses connections, 256 concurrent requests per process is far from
+	// a limit.
+	MaxConnections int `yaml:"max_connections"`
 	// ReadHeaderTimeout bounds how long a client may take to send headers.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// ReadTimeout bounds reading the whole request, body included.
@@ -190,6 +200,7 @@ func DefaultConfig() Config {
 			MaxInflightBodyBytes: 16 << 20,
 			MaxRecordBytes:       1_000_000,
 			MaxHeaderBytes:       64 << 10,
+			MaxConnections:       256,
 			ReadHeaderTimeout:    5 * time.Second,
 			ReadTimeout:          10 * time.Second,
 			WriteTimeout:         15 * time.Second,
@@ -365,6 +376,9 @@ func (c Config) Validate() error {
 	}
 	if l.MaxHeaderBytes < 1024 {
 		bad("limits.max_header_bytes", l.MaxHeaderBytes, "must be at least 1024")
+	}
+	if l.MaxConnections < 1 {
+		bad("limits.max_connections", l.MaxConnections, "must be at least 1")
 	}
 	for key, addr := range map[string]string{"listen_address": c.ListenAddress, "metrics_listen_address": c.MetricsListenAddress} {
 		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {

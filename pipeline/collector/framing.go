@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"sync"
+
+	"golang.org/x/net/netutil"
 )
 
 // A request with both Content-Length and Transfer-Encoding is how requests
@@ -22,24 +24,39 @@ import (
 // a Transfer-Encoding. Exactly as long as "Content-Length".
 const smuggleMarker = "Plowline-Cl-Te"
 
-// maxFramingHeader is how much of a header block a connection buffers
-// looking for its end; past it the bytes pass through untouched (net/http
-// refuses headers over limits.max_header_bytes, at most this, with 431).
-const maxFramingHeader = 1 << 20
+// headerSlack is what net/http reads of a request beyond MaxHeaderBytes
+// before it answers 431 (its request line allowance).
+const headerSlack = 4096
 
-// WrapListener returns ln whose connections mark requests that carry both
-// Content-Length and Transfer-Encoding, so the collector's server refuses
-// them (400, connection closed). Serve the collector through it.
-func WrapListener(ln net.Listener) net.Listener { return framingListener{ln} }
+// WrapListener returns ln as the collector serves it: at most
+// limits.max_connections connections at once (past it, new connections
+// wait in the kernel's backlog until one closes, as at Snowplow's
+// collector's networking.maxConnections), each of whose requests is
+// marked when it carries both Content-Length and Transfer-Encoding, so the
+// collector's server refuses it (400, connection closed). A connection
+// buffers at most limits.max_header_bytes plus net/http's slack of an
+// unfinished header block; past that the bytes pass through and net/http
+// answers 431. Together with read_header_timeout this bounds what slow or
+// hostile clients can make the collector hold: max_connections × about
+// max_header_bytes.
+func WrapListener(ln net.Listener, l LimitsConfig) net.Listener {
+	if l.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, l.MaxConnections)
+	}
+	return framingListener{Listener: ln, maxHeader: l.MaxHeaderBytes + headerSlack}
+}
 
-type framingListener struct{ net.Listener }
+type framingListener struct {
+	net.Listener
+	maxHeader int // bytes of an unfinished header block a connection buffers
+}
 
 func (l framingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &framingConn{Conn: c}, nil
+	return &framingConn{Conn: c, maxHeader: l.maxHeader}, nil
 }
 
 // Connection states: reading a header block, passing a Content-Length body
@@ -56,12 +73,13 @@ const (
 // block, then Content-Length bytes of body, then the next header block.
 type framingConn struct {
 	net.Conn
-	mu       sync.Mutex // net/http may read from a background goroutine
-	state    int
-	bodyLeft int64
-	in       []byte // read from the connection, not yet framed (a partial header block)
-	out      []byte // framed, not yet returned
-	buf      [4096]byte
+	maxHeader int
+	mu        sync.Mutex // net/http may read from a background goroutine
+	state     int
+	bodyLeft  int64
+	in        []byte // read from the connection, not yet framed (a partial header block)
+	out       []byte // framed, not yet returned
+	buf       [4096]byte
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -131,7 +149,7 @@ func (c *framingConn) frameHeader() bool {
 	}
 	end := headerEnd(c.in)
 	if end < 0 {
-		if len(c.in) > maxFramingHeader {
+		if len(c.in) > c.maxHeader {
 			c.out, c.in, c.state = c.in, nil, framePass
 			return true
 		}

@@ -30,7 +30,7 @@ func rawServer(t *testing.T) (addr string, seen func() []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(WrapListener(ln))
+	go srv.Serve(WrapListener(ln, DefaultConfig().Limits))
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), func() []string {
 		mu.Lock()
@@ -127,7 +127,7 @@ func FuzzFraming(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		a, b := net.Pipe()
 		go func() { a.Write(in); a.Close() }()
-		fc := &framingConn{Conn: b}
+		fc := &framingConn{Conn: b, maxHeader: 256} // small: the pass-through of unfinished blocks too
 		var out bytes.Buffer
 		buf := make([]byte, 7) // small reads: every boundary case
 		for {
@@ -147,4 +147,67 @@ func FuzzFraming(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUnfinishedHeaderBlockIsBounded: a connection whose header block goes
+// on past max_header_bytes (plus net/http's slack) without ending is
+// answered 431 at once; the framing layer does not keep buffering it
+// (it used to hold up to 1 MiB per connection until the header timeout).
+func TestUnfinishedHeaderBlockIsBounded(t *testing.T) {
+	addr, seen := rawServer(t)
+	limit := DefaultConfig().Limits.MaxHeaderBytes
+	resps := sendRaw(t, addr, "GET /i HTTP/1.1\r\nHost: x\r\nX-Long: "+strings.Repeat("a", limit+2*headerSlack))
+	if len(resps) != 1 || resps[0].StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("got %d responses (%v), want one 431", len(resps), resps)
+	}
+	if got := seen(); len(got) != 0 {
+		t.Errorf("handler saw %q", got)
+	}
+}
+
+// TestMaxConnectionsWaitInBacklog: with max_connections connections open,
+// a new one is not served until one of them closes, then it is.
+func TestMaxConnectionsWaitInBacklog(t *testing.T) {
+	limits := DefaultConfig().Limits
+	limits.MaxConnections = 2
+	srv := NewServer("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }), DefaultConfig())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(WrapListener(ln, limits))
+	t.Cleanup(func() { srv.Close() })
+	var held []net.Conn
+	for range limits.MaxConnections {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A served request proves the connection was accepted.
+		c.Write([]byte("GET /held HTTP/1.1\r\nHost: x\r\n\r\n"))
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("connection %d: %v %v", len(held), resp, err)
+		}
+		held = append(held, c)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String()) // the kernel completes the handshake
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET /waiting HTTP/1.1\r\nHost: x\r\n\r\n"))
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		t.Fatalf("served %d past max_connections", resp.StatusCode)
+	}
+	held[0].Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after a connection closed: %v %v, want 200", resp, err)
+	}
 }

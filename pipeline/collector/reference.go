@@ -68,6 +68,10 @@ limits:
   max_record_bytes: 1000000
   # Request line plus headers; more gets 431.
   max_header_bytes: 65536
+  # Connections served at once; more wait in the kernel's backlog until
+  # one closes. Each may hold about max_header_bytes while its headers
+  # arrive, so with it memory does not grow with the number of clients.
+  max_connections: 256
   # Slow clients cannot hold connections: time to send the headers, the
   # whole request, and to take the response.
   read_header_timeout: 5s

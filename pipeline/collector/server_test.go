@@ -27,7 +27,7 @@ func (h *harness) serve(cfg Config) string {
 		h.t.Fatal(err)
 	}
 	srv := NewServer(ln.Addr().String(), h.c.Handler(), cfg)
-	go srv.Serve(WrapListener(ln))
+	go srv.Serve(WrapListener(ln, cfg.Limits))
 	h.t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
@@ -334,7 +334,7 @@ func TestServerServesNothingSmuggledAfterAChunkedBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(WrapListener(ln))
+	go srv.Serve(WrapListener(ln, DefaultConfig().Limits))
 	defer srv.Close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

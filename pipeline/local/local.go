@@ -386,7 +386,7 @@ func Start(cfg Config) (_ *Pipeline, err error) {
 	p.collSrv = collector.NewServer(cfg.CollectorAddress, collHandler, cc)
 	p.mux.Handle("/metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
 	p.webSrv = &http.Server{Handler: p.mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { p.collectorErr <- serve(p.collSrv, collector.WrapListener(cln)) }()
+	go func() { p.collectorErr <- serve(p.collSrv, collector.WrapListener(cln, cc.Limits)) }()
 	go func() { p.webErr <- serve(p.webSrv, wln) }()
 
 	p.info = Info{

@@ -117,7 +117,7 @@ func Start(cfg ServerConfig) (*Server, error) {
 	s := &Server{store: store, coll: coll, srv: collector.NewServer(cfg.Address, h, cc), errc: make(chan error, 1),
 		url: "http://" + displayAddr(ln.Addr())}
 	go func() {
-		if err := s.srv.Serve(collector.WrapListener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(collector.WrapListener(ln, cc.Limits)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err
 		}
 	}()
