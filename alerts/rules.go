@@ -47,6 +47,12 @@ const (
 	// BadEventMinRate (events/s): below this a handful of bad events swings
 	// the ratio, so the alert needs real traffic.
 	BadEventMinRate = 1.0
+	// BadEventMinEvents: the exporter's settled window is judged only with
+	// at least this many events behind the ratio. A healthy 2% of bad
+	// events in a window of 100 exceeds 5% by chance in ~1.5% of windows
+	// (6 or more bad; seen with plowline run's 5 s windows); with 1,000
+	// the threshold is 7 standard deviations above 2%.
+	BadEventMinEvents = 1000
 	// BadEventWindow is the rate window; long enough to smooth batching.
 	BadEventWindow = 30 * time.Minute
 	// BadEventFor: a release that breaks validation stays broken; 15 minutes
@@ -258,9 +264,9 @@ func stageRules(o Options) []Rule {
 	// the enricher is a Lambda and its counters go to CloudWatch).
 	nodeBad := fmt.Sprintf("sum(%s{node=%q})", mn.NodeEvents.Name, EnricherBadNode)
 	nodeAll := fmt.Sprintf("sum(%s{node=~%q})", mn.NodeEvents.Name, EnricherGoodNode+"|"+EnricherBadNode)
-	badRatio := fmt.Sprintf("(\n  sum(rate(%s{result=\"bad\"}[%s]))\n    / sum(rate(%s[%s]))\n    > %g\n  and\n  sum(rate(%s[%s])) > %g\n)\nor\n(\n  %s\n    / %s\n    > %g\n  and\n  %s > %g * scalar(max(%s))\n)",
+	badRatio := fmt.Sprintf("(\n  sum(rate(%s{result=\"bad\"}[%s]))\n    / sum(rate(%s[%s]))\n    > %g\n  and\n  sum(rate(%s[%s])) > %g\n)\nor\n(\n  %s\n    / %s\n    > %g\n  and\n  %s > %g * scalar(max(%s))\n  and\n  %s >= %d\n)",
 		events, w, events, w, BadEventRatio, events, w, BadEventMinRate,
-		nodeBad, nodeAll, BadEventRatio, nodeAll, BadEventMinRate, mn.WindowSeconds.Name)
+		nodeBad, nodeAll, BadEventRatio, nodeAll, BadEventMinRate, mn.WindowSeconds.Name, nodeAll, BadEventMinEvents)
 	byType := fmt.Sprintf("sort_desc(sum by (type) (rate(%s[%s])))", mn.EnricherBadRows.Name, w)
 	collectorBad := fmt.Sprintf("sum(rate(%s[%s]))", mn.CollectorBadRows.Name, w)
 
@@ -408,6 +414,16 @@ func stageRules(o Options) []Rule {
 					Series: []Series{
 						{mn.NodeEvents.Name + `{node="enricher:bad",kind="cloudwatch",bucketing="arrival_time"}`, "20x40"},
 						{mn.WindowSeconds.Name, "3600x40"},
+					},
+					EvalTime: 30 * time.Minute,
+				},
+				{
+					Name:     "7% bad of a window of 500 events (chance, at this size) stays quiet",
+					Interval: time.Minute,
+					Series: []Series{
+						{mn.NodeEvents.Name + `{node="enricher:good",kind="local",bucketing="event_time"}`, "465x40"},
+						{mn.NodeEvents.Name + `{node="enricher:bad",kind="local",bucketing="event_time"}`, "35x40"},
+						{mn.WindowSeconds.Name, "60x40"},
 					},
 					EvalTime: 30 * time.Minute,
 				},
