@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -197,15 +198,61 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
-// FreePort returns a port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a port on 127.0.0.1 that was free a moment ago, for a
+// server the test starts in another process. It is drawn below the
+// kernel's ephemeral range (ip_local_port_range): a port the kernel handed
+// out for ":0" is also one it may give, the moment it is closed, to any
+// outgoing connection of the many concurrent tests, and a full e2e run saw
+// `plowline run` fail to bind one. Ports already returned in this process
+// are not returned again.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	low := ephemeralLow()
+	for range 200 {
+		p := portFloor + rand.IntN(low-portFloor)
+		if portsGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[p] = true
+		return p
+	}
+	// The range below is crowded: fall back to one the kernel picks.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// portFloor is the lowest port FreePort draws: above the well-known and
+// most registered service ports.
+const portFloor = 20000
+
+var (
+	portMu     sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the bottom of the kernel's ephemeral port range (32768
+// when it cannot be read, Linux's default).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > portFloor+1000 {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 // WaitTCP waits until addr accepts connections or the timeout passes.
