@@ -9,7 +9,6 @@ package jsondec
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"unicode/utf16"
@@ -17,15 +16,14 @@ import (
 	"unsafe"
 )
 
-// maxDepth matches encoding/json's nesting limit.
-const maxDepth = 10000
-
 // MaxValues and MaxContainers bound what one Decode builds. The tree costs
 // tens of bytes per value and hundreds per object (a map), up to ~40 times
 // the input for bodies of tiny objects, so without a bound one 1 MiB
 // request held ~55 MiB per enricher worker. A tp2 batch of 500 events of
 // ~130 string fields is ~65,000 values in ~500 objects; the limits leave
-// room for that and cap the tree at a few MiB.
+// room for that and cap the tree at a few MiB. MaxContainers also bounds
+// nesting at encoding/json's own depth limit (10,000), so deep input
+// cannot exhaust the stack.
 const (
 	MaxValues     = 100_000
 	MaxContainers = 10_000
@@ -99,7 +97,7 @@ func decode(data []byte, alias bool) (any, error) {
 		}
 	}()
 	d.ws()
-	v, err := d.value(0)
+	v, err := d.value()
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +131,7 @@ func (d *decoder) ws() {
 	}
 }
 
-var errDepth = errors.New("exceeded max depth")
-
-func (d *decoder) value(depth int) (any, error) {
+func (d *decoder) value() (any, error) {
 	if d.n++; d.n > MaxValues {
 		return nil, ErrTooManyValues
 	}
@@ -147,13 +143,10 @@ func (d *decoder) value(depth int) (any, error) {
 		if d.containers++; d.containers > MaxContainers {
 			return nil, ErrTooManyValues
 		}
-		if depth >= maxDepth {
-			return nil, errDepth
-		}
 		if c == '[' {
-			return d.array(depth + 1)
+			return d.array()
 		}
-		return d.object(depth + 1)
+		return d.object()
 	case c == '"':
 		return d.str()
 	case c == '-' || (c >= '0' && c <= '9'):
@@ -177,7 +170,7 @@ func (d *decoder) literal(lit string, v any) (any, error) {
 	return v, nil
 }
 
-func (d *decoder) object(depth int) (any, error) {
+func (d *decoder) object() (any, error) {
 	d.i++ // {
 	d.ws()
 	if d.i < len(d.data) && d.data[d.i] == '}' {
@@ -204,7 +197,7 @@ func (d *decoder) object(depth int) (any, error) {
 		}
 		d.i++
 		d.ws()
-		v, err := d.value(depth)
+		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +242,7 @@ func repeated(keys []string) string {
 	return ""
 }
 
-func (d *decoder) array(depth int) (any, error) {
+func (d *decoder) array() (any, error) {
 	d.i++ // [
 	d.ws()
 	if d.i < len(d.data) && d.data[d.i] == ']' {
@@ -259,7 +252,7 @@ func (d *decoder) array(depth int) (any, error) {
 	base := len(d.sc.vals)
 	for {
 		d.ws()
-		v, err := d.value(depth)
+		v, err := d.value()
 		if err != nil {
 			return nil, err
 		}

@@ -242,7 +242,8 @@ func parseBodyGeneric(ctx context.Context, v Validator, cp *payload.CollectorPay
 			return events, append([]Failure{restFailure(schema, total, slices.All(rest))}, more...)
 		}
 		return nil, []Failure{{Kind: SizeViolation, Vendor: Vendor, Version: TP2, Body: clipUTF8(cp.Body, maxRestBytes), HasBody: true,
-			ActualBytes: len(body), Expectation: fmt.Sprintf("a tp2 body of at most %d JSON values; this one has more and is not a batch of events that could be cut", jsondec.MaxValues)}}
+			ActualBytes: len(body), Expectation: fmt.Sprintf("a tp2 body of at most %d JSON values and %d objects and arrays; this one has more and is not a batch of events that could be cut",
+				jsondec.MaxValues, jsondec.MaxContainers)}}
 	}
 	if err != nil {
 		val := cp.Body
